@@ -1,0 +1,1 @@
+"""Kernel image recipe and builder for the code interpreter sandbox."""

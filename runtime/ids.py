@@ -1,0 +1,28 @@
+"""Object ids with OpenAI's prefixes (`asst_`, `thread_`, `msg_`, `file-`...) and unix-second clocks."""
+
+import secrets
+import string
+import time
+
+_ALPHABET = string.ascii_letters + string.digits
+
+PREFIXES = {
+    "assistant": "asst_",
+    "thread": "thread_",
+    "thread.message": "msg_",
+    "thread.run": "run_",
+    "thread.run.step": "step_",
+    "file": "file-",
+    "vector_store": "vs_",
+    "vector_store.file_batch": "vsfb_",
+    "call": "call_",
+}
+
+
+def new_id(kind: str) -> str:
+    """A fresh id for an object of `kind` (its OpenAI `object` name)."""
+    return PREFIXES[kind] + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,36 @@
+"""Server configuration: one `Settings` object read from `ASSISTD_*` environment variables."""
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/assistd`, else `~/.local/share/assistd`."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "assistd"
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told; each field is the env var `ASSISTD_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTD_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    api_key: str | None = None
+    database_url: str | None = None
+    model_base_url: str = "http://127.0.0.1:11434/v1"
+    model_api_key: str | None = None
+    model_timeout: float = 120.0
+    max_upload_bytes: int = 512 * 1024 * 1024
+
+    @property
+    def db_url(self) -> str:
+        """The configured database, or a SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'assistd.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"

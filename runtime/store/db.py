@@ -1,0 +1,192 @@
+"""The object store: every API object as a JSON document in one SQL table (SQLite or PostgreSQL).
+
+Rows are keyed by (kind, parent, id): `kind` is the object's OpenAI `object` name, `parent` the owner
+(thread for messages and runs, run for steps, vector store for its files, "" for top-level objects).
+`seq` gives the insertion order that list pages walk. A write either commits whole or not at all.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("parent", String(64), nullable=False, default=""),
+    Column("id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", JSON, nullable=False),
+    UniqueConstraint("kind", "parent", "id", name="uq_objects_key"),
+    Index("ix_objects_list", "kind", "parent", "seq"),
+)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine and the schema (idempotent)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    metadata.create_all(engine)
+    return engine
+
+
+class Tx:
+    """Operations inside one transaction."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def insert(self, kind: str, body: dict, parent: str = "") -> dict:
+        self.conn.execute(
+            objects.insert().values(
+                kind=kind, parent=parent, id=body["id"], created_at=body.get("created_at", 0), body=body
+            )
+        )
+        return body
+
+    def get(self, kind: str, object_id: str, parent: str | None = None) -> dict | None:
+        query = select(objects.c.body).where(objects.c.kind == kind, objects.c.id == object_id)
+        if parent is not None:
+            query = query.where(objects.c.parent == parent)
+        row = self.conn.execute(query.limit(1)).first()
+        return row[0] if row else None
+
+    def put(self, kind: str, body: dict, parent: str = "") -> dict:
+        """Replace a stored document."""
+        self.conn.execute(
+            update(objects)
+            .where(objects.c.kind == kind, objects.c.parent == parent, objects.c.id == body["id"])
+            .values(body=body)
+        )
+        return body
+
+    def delete(self, kind: str, object_id: str, parent: str = "") -> bool:
+        result = self.conn.execute(
+            delete(objects).where(objects.c.kind == kind, objects.c.parent == parent, objects.c.id == object_id)
+        )
+        return result.rowcount > 0
+
+    def delete_children(self, parent: str, kinds: list[str] | None = None) -> None:
+        query = delete(objects).where(objects.c.parent == parent)
+        if kinds:
+            query = query.where(objects.c.kind.in_(kinds))
+        self.conn.execute(query)
+
+    def all(self, kind: str, parent: str | None = None, where: dict | None = None) -> list[dict]:
+        query = select(objects.c.body).where(objects.c.kind == kind)
+        if parent is not None:
+            query = query.where(objects.c.parent == parent)
+        query = _filter(query, where).order_by(objects.c.seq)
+        return [row[0] for row in self.conn.execute(query)]
+
+    def count(self, kind: str, parent: str | None = None, where: dict | None = None) -> int:
+        query = select(func.count()).select_from(objects).where(objects.c.kind == kind)
+        if parent is not None:
+            query = query.where(objects.c.parent == parent)
+        return self.conn.execute(_filter(query, where)).scalar_one()
+
+    def seq_of(self, kind: str, parent: str, object_id: str) -> int | None:
+        row = self.conn.execute(
+            select(objects.c.seq).where(
+                objects.c.kind == kind, objects.c.parent == parent, objects.c.id == object_id
+            )
+        ).first()
+        return row[0] if row else None
+
+    def page(
+        self,
+        kind: str,
+        parent: str,
+        *,
+        limit: int,
+        order: str,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        where: dict | None = None,
+    ) -> tuple[list[dict], bool]:
+        """One cursor page in `order` ("asc"/"desc"), and whether more follow it."""
+        query = _filter(select(objects.c.body).where(objects.c.kind == kind, objects.c.parent == parent), where)
+        descending = order == "desc"
+        if after_seq is not None:
+            query = query.where(objects.c.seq < after_seq if descending else objects.c.seq > after_seq)
+        if before_seq is not None:
+            query = query.where(objects.c.seq > before_seq if descending else objects.c.seq < before_seq)
+        if before_seq is not None and after_seq is None:
+            # Walk backwards from the cursor, then restore the requested order.
+            query = query.order_by(objects.c.seq.asc() if descending else objects.c.seq.desc())
+            rows = [r[0] for r in self.conn.execute(query.limit(limit + 1))]
+            return list(reversed(rows[:limit])), len(rows) > limit
+        query = query.order_by(objects.c.seq.desc() if descending else objects.c.seq.asc())
+        rows = [r[0] for r in self.conn.execute(query.limit(limit + 1))]
+        return rows[:limit], len(rows) > limit
+
+
+def _filter(query, where: dict | None):
+    for key, value in (where or {}).items():
+        query = query.where(objects.c.body[key].as_string() == value)
+    return query
+
+
+class Store:
+    """The database: `store.tx()` opens a transaction; shortcuts run one operation each."""
+
+    def __init__(self, url: str):
+        self.engine = open_engine(url)
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        with self.engine.begin() as conn:
+            yield Tx(conn)
+
+    def get(self, kind: str, object_id: str, parent: str | None = None) -> dict | None:
+        with self.tx() as tx:
+            return tx.get(kind, object_id, parent)
+
+    def insert(self, kind: str, body: dict, parent: str = "") -> dict:
+        with self.tx() as tx:
+            return tx.insert(kind, body, parent)
+
+    def put(self, kind: str, body: dict, parent: str = "") -> dict:
+        with self.tx() as tx:
+            return tx.put(kind, body, parent)
+
+    def all(self, kind: str, parent: str | None = None, where: dict | None = None) -> list[dict]:
+        with self.tx() as tx:
+            return tx.all(kind, parent, where)
+
+    def close(self) -> None:
+        self.engine.dispose()
