@@ -34,5 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.on_thread_deleted = []
     install_handlers(app)
     app.include_router(v1_router())
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict:
+        return {"status": "ok"}
+
     app.add_middleware(APIKeyMiddleware, api_key=settings.api_key)
     return app

@@ -62,13 +62,32 @@ def error_response(exc: APIError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
-def _param(loc: tuple) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    if not parts:
+def _param(loc: tuple, body, missing: bool) -> str | None:
+    """The request parameter an error points at, as OpenAI names it (`tools[0].function.name`).
+
+    Pydantic's location also holds union member labels and discriminator tags; walking the request
+    body keeps only the steps that exist in it (and the last step of a missing field).
+    """
+    steps = [p for p in loc if p not in ("body", "query", "path", "header")]
+    if loc and loc[0] != "body":
+        body = None
+    kept: list = []
+    for i, step in enumerate(steps):
+        if isinstance(body, dict) and step in body:
+            body = body[step]
+        elif isinstance(body, list) and isinstance(step, int) and step < len(body):
+            body = body[step]
+        elif body is None and not kept:
+            kept.extend(steps)
+            break
+        elif not (missing and i == len(steps) - 1):
+            continue
+        kept.append(step)
+    if not kept:
         return None
-    out = parts[0]
-    for p in parts[1:]:
-        out += f"[{p}]" if p.isdigit() else f".{p}"
+    out = str(kept[0])
+    for step in kept[1:]:
+        out += f"[{step}]" if isinstance(step, int) else f".{step}"
     return out
 
 
@@ -102,7 +121,7 @@ def install_handlers(app: FastAPI) -> None:
                 else _validation_message(first, None)
             )
             return error_response(InvalidRequest(message))
-        param = _param(tuple(first.get("loc", ())))
+        param = _param(tuple(first.get("loc", ())), exc.body, first.get("type") == "missing")
         return error_response(InvalidRequest(_validation_message(first, param), param=param))
 
     @app.exception_handler(StarletteHTTPException)
