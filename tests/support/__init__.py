@@ -1,0 +1,1 @@
+"""Test helpers: a real assistd server process and a scripted chat-completions model."""
