@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from runtime.ids import now
+from runtime.ids import new_id, now
 from runtime.settings import Settings
 
 UPLOAD_PURPOSES = ("assistants", "vision", "batch", "fine-tune", "user_data", "evals")
+OUTPUT_PURPOSE = "assistants_output"
 
 
 def file_path(settings: Settings, file_id: str) -> Path:
@@ -24,3 +25,12 @@ def file_object(file_id: str, filename: str, size: int, purpose: str) -> dict:
         "status_details": None,
         "expires_at": None,
     }
+
+
+def save_file(settings: Settings, store, filename: str, data: bytes, purpose: str) -> dict:
+    """Store bytes the server produced (images, generated files) as a new file object."""
+    file_id = new_id("file")
+    path = file_path(settings, file_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return store.insert("file", file_object(file_id, filename, len(data), purpose))

@@ -24,7 +24,12 @@ class Settings(BaseSettings):
     model_base_url: str = "http://127.0.0.1:11434/v1"
     model_api_key: str | None = None
     model_timeout: float = 120.0
+    model_context_tokens: int = 32768
     max_upload_bytes: int = 512 * 1024 * 1024
+    run_max_steps: int = 25
+    code_timeout: float = 120.0
+    embedding_model: str | None = None
+    qdrant_url: str | None = None
 
     @property
     def db_url(self) -> str:

@@ -1,0 +1,95 @@
+"""The runtime's side of the code interpreter: builds the kernel image in the background at start-up,
+starts the session pool on first use, and tracks which uploaded files sit in each thread's /mnt/data."""
+
+import asyncio
+import logging
+from pathlib import Path
+
+from runtime.settings import Settings
+
+log = logging.getLogger("assistd.sandbox")
+
+
+class CodeSandboxError(Exception):
+    """The sandbox could not run the code (no Docker engine, no image, too many sessions...)."""
+
+
+class CodeSandbox:
+    """Lazily started `sandbox.SessionPool`, keyed by thread id; sandbox errors become `CodeSandboxError`."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._pool = None
+        self._starting: asyncio.Task | None = None
+        self._placed: dict[str, dict[str, str]] = {}
+
+    async def _get_pool(self):
+        if self._pool is not None:
+            return self._pool
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+        try:
+            await asyncio.shield(self._starting)
+        except Exception as exc:
+            self._starting = None
+            raise CodeSandboxError(str(exc)) from exc
+        return self._pool
+
+    async def _start(self) -> None:
+        import sandbox
+
+        image = await asyncio.to_thread(
+            sandbox.ensure_image, self.settings.data_dir / "cache", lambda line: log.info("kernel image: %s", line)
+        )
+        config = sandbox.SandboxConfig.from_env(state_dir=self.settings.data_dir / "sandbox", image=image)
+        pool = sandbox.SessionPool(config)
+        await pool.start()
+        self._pool = pool
+
+    async def _call(self, method: str, *args, **kwargs):
+        """Call a pool method; the sandbox's own errors become `CodeSandboxError`."""
+        pool = await self._get_pool()
+        try:
+            return await getattr(pool, method)(*args, **kwargs)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] == "sandbox":
+                raise CodeSandboxError(str(exc)) from exc
+            raise
+
+    async def execute(self, thread_id: str, code: str, timeout: float):
+        return await self._call("execute", thread_id, code, timeout=timeout)
+
+    def warm_up(self) -> None:
+        """Start building the image and the warm pool now, so the first run does not wait."""
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+            self._starting.add_done_callback(
+                lambda t: t.cancelled() or not t.exception() or log.warning("sandbox not ready: %s", t.exception())
+            )
+
+    async def place(self, thread_id: str, file_id: str, filename: str, path: Path) -> str:
+        placed = self._placed.setdefault(thread_id, {})
+        if file_id not in placed:
+            placed[file_id] = await self._call("put_file", thread_id, filename, path.read_bytes())
+        return placed[file_id]
+
+    async def read(self, thread_id: str, path: str) -> bytes | None:
+        try:
+            return await self._call("read_file", thread_id, path)
+        except (FileNotFoundError, CodeSandboxError):
+            return None
+
+    async def interrupt(self, thread_id: str) -> None:
+        if self._pool is not None:
+            await self._pool.interrupt(thread_id)
+
+    async def close_session(self, thread_id: str) -> None:
+        self._placed.pop(thread_id, None)
+        if self._pool is not None:
+            await self._pool.close_session(thread_id)
+
+    async def close(self) -> None:
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+        if self._pool is not None:
+            await self._pool.close()
