@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     model_context_tokens: int = 32768
     max_upload_bytes: int = 512 * 1024 * 1024
     run_max_steps: int = 25
+    run_expires_seconds: int = 600
     code_timeout: float = 120.0
     embedding_model: str | None = None
     qdrant_url: str | None = None

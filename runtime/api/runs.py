@@ -32,7 +32,6 @@ from runtime.tool_resources import tool_resources_out
 
 router = APIRouter(tags=["runs"])
 
-RUN_TTL_SECONDS = 600
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
 
@@ -131,7 +130,7 @@ def _new_run(tx: Tx, request: Request, thread_id: str, body: RunFields, addition
         "thread_id": thread_id,
         "status": "queued",
         "started_at": None,
-        "expires_at": created + RUN_TTL_SECONDS,
+        "expires_at": created + request.app.state.settings.run_expires_seconds,
         "cancelled_at": None,
         "failed_at": None,
         "completed_at": None,

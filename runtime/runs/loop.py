@@ -1,11 +1,12 @@
 """One pass of a run: call the model, stream its answer, run the tools it asks for, repeat until it
 answers, needs the client's function outputs, or hits a limit."""
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
 
-from runtime.model_client import Completion, ModelError, TextDelta, ToolCallDelta
+from runtime.model_client import Completion, ModelError, TextDelta
 from runtime.runs import annotations, prompt
 from runtime.runs.recorder import RunRecorder, add_usage
 from runtime.runs.tools import ToolError
@@ -23,6 +24,15 @@ class Failed(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code, self.message = code, message
+
+
+@dataclass
+class Answer:
+    """The assistant message being streamed, with its step."""
+
+    message: dict | None = None
+    step: dict | None = None
+    index: int = 0
 
 
 @dataclass
@@ -96,7 +106,7 @@ class RunLoop:
             if max_tokens <= 0:
                 raise Incomplete("max_completion_tokens")
 
-        message, text_index, step, completion = None, 0, None, None
+        answer = Answer()
         stream = self.engine.model.stream_chat(
             model=self.run["model"],
             messages=messages,
@@ -108,26 +118,20 @@ class RunLoop:
             max_tokens=max_tokens,
             response_format=self._response_format(),
         )
-        async for event in stream:
-            if isinstance(event, TextDelta) and event.text:
-                if message is None:
-                    images = [{"type": "image_file", "image_file": {"file_id": f, "detail": "auto"}}
-                              for f in self.transcript["images"]]
-                    self.transcript["images"] = []
-                    step = self.rec.new_step("message_creation", {"type": "message_creation",
-                                                                  "message_creation": {"message_id": ""}})
-                    message = self.rec.new_message(images + [{"type": "text", "text": {"value": "", "annotations": []}}])
-                    text_index = len(images)
-                    step["step_details"]["message_creation"]["message_id"] = message["id"]
-                    self.rec.save_step(step)
-                message["content"][text_index]["text"]["value"] += event.text
-                self.rec.message_delta(message, text_index, event.text)
-            elif isinstance(event, ToolCallDelta):
-                pass  # tool calls are acted on whole, from the Completion
-            elif isinstance(event, Completion):
-                completion = event
+        completion = None
+        try:
+            async for event in stream:
+                if isinstance(event, TextDelta) and event.text:
+                    self._add_text(answer, event.text)
+                elif isinstance(event, Completion):
+                    completion = event
+        except asyncio.CancelledError:
+            if answer.message is not None:  # keep what was said so far in the incomplete message
+                self.rec.save_message(answer.message)
+            raise
         if completion is None:
             raise ModelError("server_error", "The model stream ended without a completion.")
+        message, text_index, step = answer.message, answer.index, answer.step
 
         usage = completion.usage.as_dict() if completion.usage else None
         self.rec.set_run(usage=add_usage(self.run.get("usage"), usage))
@@ -140,6 +144,21 @@ class RunLoop:
         self.transcript["last_usage"] = usage
         self.transcript["kinds"] = kinds
         return Turn(message, completion)
+
+    def _add_text(self, answer: "Answer", text: str) -> None:
+        """Stream a piece of the answer, opening its step and message at the first piece."""
+        if answer.message is None:
+            images = [{"type": "image_file", "image_file": {"file_id": f, "detail": "auto"}}
+                      for f in self.transcript["images"]]
+            self.transcript["images"] = []
+            answer.step = self.rec.new_step("message_creation", {"type": "message_creation",
+                                                                 "message_creation": {"message_id": ""}})
+            answer.message = self.rec.new_message(images + [{"type": "text", "text": {"value": "", "annotations": []}}])
+            answer.index = len(images)
+            answer.step["step_details"]["message_creation"]["message_id"] = answer.message["id"]
+            self.rec.save_step(answer.step)
+        answer.message["content"][answer.index]["text"]["value"] += text
+        self.rec.message_delta(answer.message, answer.index, text)
 
     def _response_format(self):
         fmt = self.run.get("response_format")

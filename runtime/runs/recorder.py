@@ -131,6 +131,10 @@ class RunRecorder:
             "delta": {"content": [{"index": index, "type": "text", "text": {"value": text, "annotations": []}}]},
         })
 
+    def save_message(self, message: dict) -> dict:
+        self.store.put("thread.message", message, parent=self.run["thread_id"])
+        return message
+
     def end_message(self, message: dict, status: str, reason: str | None = None) -> dict:
         message["status"] = status
         if status == "completed":
@@ -138,7 +142,7 @@ class RunRecorder:
         else:
             message["incomplete_at"] = now()
             message["incomplete_details"] = {"reason": reason}
-        self.store.put("thread.message", message, parent=self.run["thread_id"])
+        self.save_message(message)
         self.emit(f"thread.message.{status}", message)
         return message
 
