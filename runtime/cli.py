@@ -1,4 +1,5 @@
-"""The `assistd` command: `assistd serve` runs the API server."""
+"""The `assistd` command: `assistd serve` runs the API server; `assistd images build` builds the
+code-interpreter kernel image (a no-op when the recipe has not changed)."""
 
 import argparse
 import logging
@@ -16,11 +17,20 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    images = commands.add_parser("images", help="manage the code-interpreter kernel image")
+    images_commands = images.add_subparsers(dest="images_command", required=True)
+    images_commands.add_parser("build", help="build the kernel image (no-op when up to date)")
     args = parser.parse_args(argv)
+    args.log_level = getattr(args, "log_level", "info")
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level=args.log_level)
+    elif args.command == "images":
+        import sandbox
+
+        tag = sandbox.ensure_image(Settings().data_dir / "cache", lambda line: print(line, flush=True))
+        print(f"kernel image ready: {tag}")
 
 
 if __name__ == "__main__":

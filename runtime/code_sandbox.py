@@ -57,7 +57,10 @@ class CodeSandbox:
             raise
 
     async def execute(self, thread_id: str, code: str, timeout: float):
-        return await self._call("execute", thread_id, code, timeout=timeout)
+        result = await self._call("execute", thread_id, code, timeout=timeout)
+        if result.restarted:  # a fresh kernel starts with an empty /mnt/data
+            self._placed.pop(thread_id, None)
+        return result
 
     def warm_up(self) -> None:
         """Start building the image and the warm pool now, so the first run does not wait."""
@@ -68,6 +71,10 @@ class CodeSandbox:
             )
 
     async def place(self, thread_id: str, file_id: str, filename: str, path: Path) -> str:
+        """Copy an uploaded file into the thread's /mnt/data once per session; returns its path there."""
+        pool = await self._get_pool()
+        if not pool.has_session(thread_id):  # expired or never started: nothing is placed yet
+            self._placed.pop(thread_id, None)
         placed = self._placed.setdefault(thread_id, {})
         if file_id not in placed:
             placed[file_id] = await self._call("put_file", thread_id, filename, path.read_bytes())
@@ -78,10 +85,6 @@ class CodeSandbox:
             return await self._call("read_file", thread_id, path)
         except (FileNotFoundError, CodeSandboxError):
             return None
-
-    async def interrupt(self, thread_id: str) -> None:
-        if self._pool is not None:
-            await self._pool.interrupt(thread_id)
 
     async def close_session(self, thread_id: str) -> None:
         self._placed.pop(thread_id, None)

@@ -21,4 +21,6 @@ def docker_client_or_skip():
 
 @pytest.fixture(scope="session")
 def docker_client():
-    return docker_client_or_skip()
+    client = docker_client_or_skip()
+    yield client
+    client.close()

@@ -89,8 +89,7 @@ class RunEngine:
             rec.stop_open_work("cancelled", "run_cancelled")
             return rec.set_run("cancelled")
         run = rec.set_run("cancelling")
-        task.cancel()
-        await self.sandbox.interrupt(run["thread_id"])
+        task.cancel()  # a running execution interrupts its kernel as it is cancelled
         return run
 
     async def wait(self, run_id: str) -> None:

@@ -25,7 +25,8 @@ class Server:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTD_")}
-        self.env.update({"ASSISTD_DATA_DIR": str(self.data_dir), **(env or {})})
+        # Containers start on first use unless a test asks for the warm pool at start-up.
+        self.env.update({"ASSISTD_DATA_DIR": str(self.data_dir), "ASSISTD_SANDBOX_PREWARM": "0", **(env or {})})
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
 

@@ -1,0 +1,143 @@
+"""`Session`: runs code in one kernel container and returns an `Execution`.
+
+One execution at a time per session; a timeout interrupts the kernel and keeps the session; a dead
+kernel (out of memory, `os._exit`, segfault) is replaced by a fresh one and the result says so.
+"""
+
+import asyncio
+import os
+import queue
+import time
+from pathlib import Path, PurePosixPath
+
+from sandbox.config import SandboxConfig
+from sandbox.container import KernelContainer
+from sandbox.execution import Execution, ExecutionError, OutputCollector
+
+DATA = PurePosixPath("/mnt/data")
+
+
+class Session:
+    def __init__(self, kernel: KernelContainer, config: SandboxConfig):
+        self.kernel, self.config = kernel, config
+        self.lock = asyncio.Lock()
+        self.last_used = time.monotonic()
+        self.busy = False
+
+    # Files
+
+    def host_path(self, path: str) -> Path:
+        """The host path of a /mnt/data path; anything outside /mnt/data is refused."""
+        pure = PurePosixPath(path)
+        if not pure.is_absolute():
+            pure = DATA / pure
+        if ".." in pure.parts or pure.parts[:3] != DATA.parts:
+            raise PermissionError(f"{path} is outside /mnt/data")
+        return self.kernel.data_path.joinpath(*pure.parts[3:])
+
+    def _snapshot(self) -> dict[str, tuple[int, int]]:
+        out = {}
+        for path in self.kernel.data_path.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                out[str(DATA / path.relative_to(self.kernel.data_path))] = (stat.st_mtime_ns, stat.st_size)
+        return out
+
+    def put_file(self, name: str, data: bytes) -> str:
+        base = PurePosixPath(name).name or "file"
+        stem, suffix = PurePosixPath(base).stem, PurePosixPath(base).suffix
+        candidate, n = base, 1
+        while self.host_path(str(DATA / candidate)).exists():
+            candidate, n = f"{stem} ({n}){suffix}", n + 1
+        target = self.host_path(str(DATA / candidate))
+        target.write_bytes(data)
+        os.chown(target, 1000, 1000)
+        return str(DATA / candidate)
+
+    def read_file(self, path: str) -> bytes:
+        return self.host_path(path).read_bytes()
+
+    def list_files(self) -> list[str]:
+        return sorted(self._snapshot())
+
+    # Execution
+
+    async def execute(self, code: str, timeout: float | None = None) -> Execution:
+        async with self.lock:
+            self.busy = True
+            try:
+                return await self._execute(code, timeout or self.config.exec_timeout)
+            finally:
+                self.busy = False
+                self.last_used = time.monotonic()
+
+    async def _execute(self, code: str, timeout: float) -> Execution:
+        before = await asyncio.to_thread(self._snapshot)
+        collector = OutputCollector(self.config.output_limit)
+        kc = self.kernel.kc
+        # stop_on_error=False: an interrupted cell must not make the kernel abort the next request.
+        msg_id = kc.execute(code, allow_stdin=False, store_history=True, stop_on_error=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    await self._on_timeout(collector, msg_id, timeout)
+                    break
+                try:
+                    msg = await kc.get_iopub_msg(timeout=min(remaining, 1.0))
+                except queue.Empty:
+                    if not await self.kernel.alive():
+                        await self._on_death(collector)
+                        break
+                    continue
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if msg["header"]["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                    break
+                collector.feed(msg)
+        except asyncio.CancelledError:
+            await self.kernel.interrupt()
+            raise
+        result = collector.finish()
+        after = await asyncio.to_thread(self._snapshot)
+        result.files = sorted(p for p, sig in after.items() if before.get(p) != sig)
+        return result
+
+    async def _wait_idle(self, msg_id: str, seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            try:
+                msg = await self.kernel.kc.get_iopub_msg(timeout=max(0.05, deadline - loop.time()))
+            except queue.Empty:
+                return False
+            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["header"]["msg_type"] == "status"
+                    and msg["content"].get("execution_state") == "idle"):
+                return True
+        return False
+
+    async def _on_timeout(self, collector: OutputCollector, msg_id: str, timeout: float) -> None:
+        collector.result.timed_out = True
+        await self.kernel.interrupt()
+        if not await self._wait_idle(msg_id, 5.0):
+            await self.kernel.restart()
+            collector.result.restarted = True
+        collector.result.error = ExecutionError(
+            "TimeoutError",
+            f"Execution exceeded the {timeout:g} s limit and was interrupted"
+            + ("; the kernel did not stop, so it was restarted and earlier state is lost." if collector.result.restarted else "."),
+        )
+
+    async def _on_death(self, collector: OutputCollector) -> None:
+        reason = await self.kernel.exit_reason()
+        await self.kernel.restart()
+        collector.result.restarted = True
+        collector.result.error = ExecutionError(
+            "KernelDied", f"{reason}; a fresh kernel was started, so variables and files from before are lost."
+        )
+
+    async def interrupt(self) -> None:
+        if self.busy:
+            await self.kernel.interrupt()

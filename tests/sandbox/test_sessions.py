@@ -1,0 +1,138 @@
+"""Sessions in real containers: state, isolation, outputs, files, hardening."""
+
+import asyncio
+import os
+
+import pytest
+
+
+def test_state_persists_within_a_session_and_not_across(run_pool):
+    async def body(pool):
+        await pool.execute("a", "secret = 41")
+        mine = await pool.execute("a", "print(secret + 1)")
+        other = await pool.execute("b", "print(secret)")
+        return mine, other
+
+    mine, other = run_pool(body)
+    assert mine.stdout.strip() == "42" and mine.error is None
+    assert other.error.name == "NameError" and "secret" in other.error.value
+    assert any("NameError" in line for line in other.error.traceback)
+    assert "\x1b[" not in "".join(other.error.traceback)
+
+
+def test_outputs_stdout_stderr_result_and_png(run_pool):
+    code = (
+        "import sys, matplotlib.pyplot as plt\n"
+        "print('hello'); print('careful', file=sys.stderr)\n"
+        "plt.plot([1, 2, 3], [3, 1, 2]); plt.title('t'); plt.show()\n"
+        "6 * 7"
+    )
+    result = run_pool(lambda pool: pool.execute("s", code))
+    assert "hello" in result.stdout and "42" in result.stdout
+    assert "careful" in result.stderr
+    assert len(result.images) == 1 and result.images[0].startswith(b"\x89PNG")
+
+
+def test_file_in_and_file_out(run_pool):
+    async def body(pool):
+        path = await pool.put_file("s", "data.csv", b"x\n1\n2\n")
+        again = await pool.put_file("s", "data.csv", b"x\n5\n")
+        result = await pool.execute("s", (
+            "import pandas as pd\n"
+            "df = pd.read_csv('/mnt/data/data.csv')\n"
+            "df.assign(y=df.x * 10).to_csv('/mnt/data/out.csv', index=False)\n"
+            "print(open('/mnt/data/data (1).csv').read().split())"
+        ))
+        out = await pool.read_file("s", "/mnt/data/out.csv")
+        return path, again, result, out, await pool.list_files("s")
+
+    path, again, result, out, listing = run_pool(body)
+    assert (path, again) == ("/mnt/data/data.csv", "/mnt/data/data (1).csv")
+    assert result.error is None and "'5'" in result.stdout
+    assert result.files == ["/mnt/data/out.csv"]
+    assert out.decode().split() == ["x,y", "1,10", "2,20"]
+    assert listing == ["/mnt/data/data (1).csv", "/mnt/data/data.csv", "/mnt/data/out.csv"]
+
+
+def test_read_outside_data_is_refused(run_pool):
+    async def body(pool):
+        await pool.execute("s", "1")
+        try:
+            await pool.read_file("s", "/mnt/data/../../etc/passwd")
+        except PermissionError as exc:
+            return str(exc)
+
+    assert "outside /mnt/data" in run_pool(body)
+
+
+def test_hardening_seen_from_inside(run_pool, monkeypatch):
+    monkeypatch.setenv("ASSISTD_TEST_HOST_SECRET", "hunter2")
+    code = (
+        "import os, socket\n"
+        "print('uid', os.getuid())\n"
+        "print('secret', os.environ.get('ASSISTD_TEST_HOST_SECRET'))\n"
+        "print('docker_sock', os.path.exists('/var/run/docker.sock') or os.path.exists('/run/docker.sock'))\n"
+        "try:\n    open('/etc/hacked', 'w')\nexcept OSError as e:\n    print('rootfs', type(e).__name__)\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2); print('net open')\n"
+        "except OSError as e:\n    print('net', type(e).__name__)\n"
+        "print('ifaces', sorted(n for _, n in socket.if_nameindex()))\n"
+    )
+    out = run_pool(lambda pool: pool.execute("s", code)).stdout
+    assert "uid 1000" in out
+    assert "secret None" in out
+    assert "docker_sock False" in out
+    assert "rootfs OSError" in out or "rootfs PermissionError" in out
+    assert "net open" not in out and "ifaces ['lo']" in out
+
+
+def test_containers_carry_our_labels_and_limits(run_pool, docker_client):
+    async def body(pool):
+        await pool.execute("s", "1")
+        return docker_client.containers.list(filters={"label": f"assistd.sandbox.owner={pool.owner}"})
+
+    containers = run_pool(body, memory_bytes=512 * 1024 * 1024, pids_limit=64)
+    host = containers[0].attrs["HostConfig"]
+    assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"][0]
+    assert host["Memory"] == 512 * 1024 * 1024 and host["PidsLimit"] == 64
+    assert not any("docker.sock" in b for b in host.get("Binds") or [])
+    assert containers[0].attrs["Config"]["User"] == "1000:1000"
+
+
+def test_orphans_from_an_earlier_process_are_reaped(run_pool, kernel_image, tmp_path, docker_client):
+    import sandbox
+
+    async def leave_behind():
+        config = sandbox.SandboxConfig.from_env(tmp_path / "state", kernel_image, warm_pool=0)
+        pool = sandbox.SessionPool(config)
+        await pool.start()
+        await pool.execute("s", "1")
+        return pool.owner  # no close(): as if the process died
+
+    owner = asyncio.run(leave_behind())
+    mine = {"label": f"assistd.sandbox.owner={owner}"}
+    assert len(docker_client.containers.list(filters=mine)) == 1
+
+    async def body(pool):
+        return docker_client.containers.list(all=True, filters=mine)
+
+    assert run_pool(body) == []
+    assert docker_client.volumes.list(filters=mine) == []
+    assert os.path.isdir(tmp_path / "state")
+
+
+# docker-py leaks a socket inside `from_env` when the engine is unreachable; that is its bug, not ours.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_docker_unreachable_is_a_clear_error(kernel_image, tmp_path, monkeypatch):
+    import sandbox
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+
+    async def main():
+        pool = sandbox.SessionPool(sandbox.SandboxConfig.from_env(tmp_path, kernel_image))
+        try:
+            await pool.start()
+        except sandbox.SandboxUnavailable as exc:
+            return str(exc)
+
+    assert "no Docker engine" in asyncio.run(main())
