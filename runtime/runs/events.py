@@ -6,6 +6,7 @@ until the run stops or waits for tool outputs. Non-streaming requests just read 
 """
 
 import asyncio
+import copy
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -42,8 +43,13 @@ class EventHub:
         self._watchers: dict[str, set[asyncio.Queue]] = defaultdict(set)
 
     def publish(self, run_id: str, event: Event) -> None:
-        for queue in self._watchers.get(run_id, ()):
-            queue.put_nowait(event)
+        """Hand `event` to the run's watchers, as a snapshot: the engine keeps changing its objects."""
+        watchers = self._watchers.get(run_id)
+        if not watchers:
+            return
+        snapshot = Event(event.name, copy.deepcopy(event.data))
+        for queue in watchers:
+            queue.put_nowait(snapshot)
 
     def watch(self, run_id: str) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue()

@@ -1,6 +1,7 @@
 """Runs through the official SDK, driven by the scripted chat-completions model: answers,
 instructions, function calling, streaming, cancel, incomplete, upstream outage, restart, expiry."""
 
+import json
 import time
 
 import httpx
@@ -132,8 +133,11 @@ def test_streaming_event_order(client, assistant, model):
     model.push(text("Streaming is fun to watch.", piece=4))
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "stream"}])
     with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
-        events = [event.event for event in stream]
+        received = list(stream)
         final = stream.get_final_messages()
+    events = [event.event for event in received]
+    pieces = [e.data.delta.content[0].text.value for e in received if e.event == "thread.message.delta"]
+    assert "".join(pieces) == "Streaming is fun to watch."  # each piece once, none repeated
     deltas = events.count("thread.message.delta")
     assert deltas >= 5
     assert [e for e in events if e != "thread.message.delta"] == [
@@ -143,6 +147,27 @@ def test_streaming_event_order(client, assistant, model):
         "thread.message.completed", "thread.run.step.completed", "thread.run.completed",
     ]
     assert final[0].content[0].text.value == "Streaming is fun to watch."
+
+
+def test_stream_events_are_snapshots(server, assistant, model):
+    """Each event carries the object as it was then: deltas rebuild the text exactly once."""
+    model.push(text("Snapshots, not live objects.", piece=3))
+    thread = httpx.post(f"{server.base_url}/threads", json={"messages": [{"role": "user", "content": "x"}]}).json()
+    events = []
+    with httpx.stream("POST", f"{server.base_url}/threads/{thread['id']}/runs",
+                      json={"assistant_id": assistant.id, "stream": True}, timeout=30) as response:
+        name = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: ") and name != "done":
+                events.append((name, json.loads(line[6:])))
+    created = next(data for name, data in events if name == "thread.message.created")
+    assert created["content"][0]["text"]["value"] == ""
+    rebuilt = created["content"][0]["text"]["value"] + "".join(
+        data["delta"]["content"][0]["text"]["value"] for name, data in events if name == "thread.message.delta")
+    completed = next(data for name, data in events if name == "thread.message.completed")
+    assert rebuilt == completed["content"][0]["text"]["value"] == "Snapshots, not live objects."
 
 
 def test_streamed_function_call_and_streamed_outputs(client, assistant, model):
