@@ -23,7 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.scripted_model import ScriptedModel, text, tool_call  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
-LOOKUP_TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+LOOKUP_TOOL = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+def p50_p95(values: list[float]) -> str:
+    """`p50 … ms  p95 … ms` for a list of durations in seconds."""
+    return f"p50 {1000 * statistics.median(values):6.1f} ms  p95 {1000 * percentile(values, 0.95):6.1f} ms"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -35,8 +43,11 @@ def stream_run(http: httpx.Client, assistant_id: str, content: str) -> tuple[flo
     """Create a thread and run it, streamed; return the wall time and the event names."""
     started = time.perf_counter()
     events = []
-    body = {"assistant_id": assistant_id, "stream": True,
-            "thread": {"messages": [{"role": "user", "content": content}]}}
+    body = {
+        "assistant_id": assistant_id,
+        "stream": True,
+        "thread": {"messages": [{"role": "user", "content": content}]},
+    }
     with http.stream("POST", "/threads/runs", json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
@@ -46,8 +57,12 @@ def stream_run(http: httpx.Client, assistant_id: str, content: str) -> tuple[flo
 
 
 def direct_model_call(http: httpx.Client, model_url: str, content: str) -> float:
-    body = {"model": "scripted-model", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": content}]}
+    body = {
+        "model": "scripted-model",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": content}],
+    }
     started = time.perf_counter()
     with http.stream("POST", model_url + "/chat/completions", json=body) as response:
         for _ in response.iter_lines():
@@ -66,13 +81,15 @@ def overhead(server: Server, model: ScriptedModel, runs: int) -> None:
             assert events[-2] == "thread.run.completed", events
             walls.append(wall)
             models.append(direct_model_call(raw, model.base_url, f"question {i}"))
-        per_step = [w - m for w, m in zip(walls, models)]  # a plain answer is one step
+        per_step = [w - m for w, m in zip(walls, models, strict=True)]  # a plain answer is one step
         print(f"plain-answer runs: {runs}, 1 model call and 1 step each")
-        print(f"  run wall time      p50 {1000 * statistics.median(walls):6.1f} ms  p95 {1000 * percentile(walls, .95):6.1f} ms")
-        print(f"  model call alone   p50 {1000 * statistics.median(models):6.1f} ms  p95 {1000 * percentile(models, .95):6.1f} ms")
-        print(f"  server overhead    p50 {1000 * statistics.median(per_step):6.1f} ms  p95 {1000 * percentile(per_step, .95):6.1f} ms per step")
+        print(f"  run wall time      {p50_p95(walls)}")
+        print(f"  model call alone   {p50_p95(models)}")
+        print(f"  server overhead    {p50_p95(per_step)} per step")
 
-        tool_assistant = http.post("/assistants", json={"model": "scripted-model", "tools": [LOOKUP_TOOL]}).json()["id"]
+        tool_assistant = http.post(
+            "/assistants", json={"model": "scripted-model", "tools": [LOOKUP_TOOL]}
+        ).json()["id"]
         walls = []
         for i in range(max(20, runs // 4)):
             model.push(tool_call("lookup", {}))
@@ -116,7 +133,7 @@ def load(server: Server, threads: int, seconds: float) -> None:
     print(f"{threads} threads running runs at once for {elapsed:.1f} s:")
     print(f"  {done[0]} runs completed, {done[0] / elapsed:.1f} runs/s, errors: {len(errors)}")
     if latencies:
-        print(f"  run latency p50 {1000 * statistics.median(latencies):.0f} ms, p95 {1000 * percentile(latencies, .95):.0f} ms")
+        print(f"  run latency {p50_p95(latencies)}")
     for sample in errors[:3]:
         print("  error sample:", sample)
 
@@ -127,7 +144,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, ScriptedModel(script=lambda r: text("A short answer.")) as model:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ScriptedModel(script=lambda r: text("A short answer.")) as model,
+    ):
         with Server(Path(tmp) / "data", env={"ASSISTD_MODEL_BASE_URL": model.base_url}) as server:
             overhead(server, model, args.runs)
             load(server, args.threads, args.seconds)

@@ -26,6 +26,10 @@ def ms(seconds: float) -> str:
     return f"{1000 * seconds:7.1f} ms"
 
 
+def p50_p95(values: list[float]) -> str:
+    return f"p50 {ms(statistics.median(values))}  p95 {ms(pct(values, 0.95))}"
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -48,8 +52,11 @@ async def bare_round_trips(n: int) -> list[float]:
                     msg = await kc.get_iopub_msg(timeout=10)
                 except queue.Empty:
                     break
-                if (msg["parent_header"].get("msg_id") == msg_id and msg["header"]["msg_type"] == "status"
-                        and msg["content"]["execution_state"] == "idle"):
+                if (
+                    msg["parent_header"].get("msg_id") == msg_id
+                    and msg["header"]["msg_type"] == "status"
+                    and msg["content"]["execution_state"] == "idle"
+                ):
                     break
             times.append(time.perf_counter() - started)
     finally:
@@ -61,7 +68,9 @@ async def bare_round_trips(n: int) -> list[float]:
 async def main(runtime: str, n: int) -> None:
     image = sandbox.ensure_image(CACHE, lambda line: None)
     with tempfile.TemporaryDirectory() as tmp:
-        config = sandbox.SandboxConfig.from_env(Path(tmp), image, runtime=runtime, warm_pool=0, max_sessions=64)
+        config = sandbox.SandboxConfig.from_env(
+            Path(tmp), image, runtime=runtime, warm_pool=0, max_sessions=64
+        )
         pool = sandbox.SessionPool(config)
         await pool.start()
         try:
@@ -81,9 +90,10 @@ async def main(runtime: str, n: int) -> None:
                 await pool.execute("warm", "1 + 1")
                 warm.append(time.perf_counter() - started)
             bare = await bare_round_trips(n)
-            print(f"warm round trip (container, ipc)      p50 {ms(statistics.median(warm))}  p95 {ms(pct(warm, .95))}")
-            print(f"bare local kernel round trip (tcp)    p50 {ms(statistics.median(bare))}  p95 {ms(pct(bare, .95))}")
-            print(f"sandbox overhead                       p50 {ms(statistics.median(warm) - statistics.median(bare))}")
+            overhead = statistics.median(warm) - statistics.median(bare)
+            print(f"warm round trip (container, ipc)      {p50_p95(warm)}")
+            print(f"bare local kernel round trip (tcp)    {p50_p95(bare)}")
+            print(f"sandbox overhead                       p50 {ms(overhead)}")
 
             for i in range(20):
                 await pool.execute(f"c{i}", "1")
@@ -96,8 +106,10 @@ async def main(runtime: str, n: int) -> None:
 
             concurrent: list[float] = []
             await asyncio.gather(*(session_loop(f"c{i}", concurrent) for i in range(20)))
-            print(f"20 sessions executing at once         p50 {ms(statistics.median(concurrent))}  "
-                  f"p95 {ms(pct(concurrent, .95))}  ({len(concurrent)} executions)")
+            print(
+                f"20 sessions executing at once         p50 {ms(statistics.median(concurrent))}  "
+                f"p95 {ms(pct(concurrent, 0.95))}  ({len(concurrent)} executions)"
+            )
         finally:
             await pool.close()
 
@@ -111,8 +123,10 @@ async def main(runtime: str, n: int) -> None:
                 started = time.perf_counter()
                 await pool.execute(f"new-{i}", "1")
                 firsts.append(time.perf_counter() - started)
-            print(f"first execution in a new session, warm pool  p50 {ms(statistics.median(firsts))}  "
-                  f"max {ms(max(firsts))}")
+            print(
+                f"first execution in a new session, warm pool  p50 {ms(statistics.median(firsts))}  "
+                f"max {ms(max(firsts))}"
+            )
         finally:
             await pool.close()
 

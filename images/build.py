@@ -29,8 +29,13 @@ class ImageBuildError(Exception):
 
 def recipe_hash() -> str:
     digest = hashlib.sha256()
-    for part in (SUITE, MIRROR, BASE_PACKAGES, (HERE / "kernel.Dockerfile").read_text(),
-                 (HERE / "requirements.txt").read_text()):
+    for part in (
+        SUITE,
+        MIRROR,
+        BASE_PACKAGES,
+        (HERE / "kernel.Dockerfile").read_text(),
+        (HERE / "requirements.txt").read_text(),
+    ):
         digest.update(part.encode())
     return digest.hexdigest()[:12]
 
@@ -59,8 +64,10 @@ def _base_image(client: docker.DockerClient, cache: Path, progress: Progress) ->
         rootfs = cache / "rootfs"
         shutil.rmtree(rootfs, ignore_errors=True)
         progress(f"debootstrap {SUITE} (minbase + {BASE_PACKAGES}) into {rootfs}")
-        _run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", SUITE, str(rootfs), MIRROR],
-             "debootstrap")
+        _run(
+            ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", SUITE, str(rootfs), MIRROR],
+            "debootstrap",
+        )
         progress("packing the base filesystem")
         partial = tarball.with_suffix(".partial")
         with tarfile.open(partial, "w") as tar:
@@ -77,10 +84,35 @@ def _wheels(cache: Path, progress: Progress) -> Path:
     if (target / ".complete").exists():
         return target
     progress("downloading wheels for Python 3.11 on the host")
-    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--python-version", "3.11",
-          "--implementation", "cp", "--abi", "cp311", "--platform", "manylinux2014_x86_64",
-          "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64", "--platform", "any",
-          "-d", str(target), "-r", str(HERE / "requirements.txt")], "wheel download")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--platform",
+            "manylinux_2_17_x86_64",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "any",
+            "-d",
+            str(target),
+            "-r",
+            str(HERE / "requirements.txt"),
+        ],
+        "wheel download",
+    )
     (target / ".complete").touch()
     return target
 
@@ -118,8 +150,15 @@ def _build(client: docker.DockerClient, cache: Path, progress: Progress) -> str:
     shutil.copy(HERE / "requirements.txt", context / "requirements.txt")
     progress(f"building {tag}")
     try:
-        for chunk in client.api.build(path=str(context), tag=tag, buildargs={"BASE": base}, decode=True,
-                                      rm=True, forcerm=True, labels={LABEL: "kernel"}):
+        for chunk in client.api.build(
+            path=str(context),
+            tag=tag,
+            buildargs={"BASE": base},
+            decode=True,
+            rm=True,
+            forcerm=True,
+            labels={LABEL: "kernel"},
+        ):
             if "error" in chunk:
                 raise ImageBuildError(f"docker build failed: {chunk['error']}")
             line = (chunk.get("stream") or "").strip()

@@ -7,9 +7,14 @@ from fastapi import FastAPI
 
 from runtime.api import v1_router
 from runtime.auth import APIKeyMiddleware
+from runtime.code_sandbox import CodeSandbox
 from runtime.errors import install_handlers
+from runtime.model_client import ModelClient
+from runtime.playground import mount_playground
+from runtime.runs.engine import RunEngine
 from runtime.settings import Settings
 from runtime.store import Store
+from runtime.vector_stores import VectorStores
 
 log = logging.getLogger("assistd")
 
@@ -23,17 +28,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.files_dir.mkdir(parents=True, exist_ok=True)
         app.state.store = Store(settings.db_url)
         log.info("assistd data in %s, database %s", settings.data_dir, settings.db_url.split("@")[-1])
+        vector_stores = app.state.vector_stores = VectorStores.open(settings, app.state.store)
+        app.state.vector_store_factory = vector_stores.tool_resources_factory
+        app.state.on_file_deleted.append(vector_stores.forget_file)
+        await vector_stores.start()
+        sandbox = app.state.sandbox = CodeSandbox(settings)
+        if settings.sandbox_prewarm:
+            sandbox.warm_up()
+        model = ModelClient(settings.model_base_url, settings.model_api_key, timeout=settings.model_timeout)
+        engine = app.state.engine = RunEngine(settings, app.state.store, model, vector_stores, sandbox)
+        app.state.on_thread_deleted.append(engine.thread_deleted)
+        await engine.start()
         try:
             yield
         finally:
+            await engine.close()
+            await sandbox.close()
+            await model.aclose()
+            await vector_stores.close()
             app.state.store.close()
 
     app = FastAPI(title="assistd", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.vector_store_factory = None
     app.state.on_thread_deleted = []
+    app.state.on_file_deleted = []
     install_handlers(app)
     app.include_router(v1_router())
+    mount_playground(app)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict:

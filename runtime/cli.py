@@ -11,7 +11,9 @@ from runtime.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="assistd", description="Self-hosted OpenAI-compatible Assistants API.")
+    parser = argparse.ArgumentParser(
+        prog="assistd", description="Self-hosted OpenAI-compatible Assistants API."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -23,7 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.log_level = getattr(args, "log_level", "info")
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "serve":
         uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level=args.log_level)
     elif args.command == "images":

@@ -39,7 +39,9 @@ class CodeSandbox:
         import sandbox
 
         image = await asyncio.to_thread(
-            sandbox.ensure_image, self.settings.data_dir / "cache", lambda line: log.info("kernel image: %s", line)
+            sandbox.ensure_image,
+            self.settings.data_dir / "cache",
+            lambda line: log.info("kernel image: %s", line),
         )
         config = sandbox.SandboxConfig.from_env(state_dir=self.settings.data_dir / "sandbox", image=image)
         pool = sandbox.SessionPool(config)
@@ -67,7 +69,9 @@ class CodeSandbox:
         if self._starting is None:
             self._starting = asyncio.create_task(self._start())
             self._starting.add_done_callback(
-                lambda t: t.cancelled() or not t.exception() or log.warning("sandbox not ready: %s", t.exception())
+                lambda t: (
+                    t.cancelled() or not t.exception() or log.warning("sandbox not ready: %s", t.exception())
+                )
             )
 
     async def place(self, thread_id: str, file_id: str, filename: str, path: Path) -> str:

@@ -68,7 +68,7 @@ def _param(loc: tuple, body, missing: bool) -> str | None:
     Pydantic's location also holds union member labels and discriminator tags; walking the request
     body keeps only the steps that exist in it (and the last step of a missing field).
     """
-    steps = [p for p in loc if p not in ("body", "query", "path", "header")]
+    steps = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
     if loc and loc[0] != "body":
         body = None
     kept: list = []
@@ -139,4 +139,3 @@ def install_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(APIError("The server had an error while processing your request."))
-

@@ -49,8 +49,11 @@ class Usage:
     total_tokens: int = 0
 
     def as_dict(self) -> dict:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "total_tokens": self.total_tokens}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
 
 
 @dataclass
@@ -70,9 +73,16 @@ class _Retryable(Exception):
 
 
 class ModelClient:
-    def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 120.0,
-                 connect_timeout: float = 10.0, max_retries: int = 2,
-                 transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        max_retries: int = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -95,10 +105,19 @@ class ModelClient:
             raise self._status_error(response.status_code, response.text)
         return response.json().get("data", [])
 
-    async def stream_chat(self, *, model: str, messages: list[dict], tools: list[dict] | None = None,
-                          tool_choice=None, parallel_tool_calls: bool | None = None, temperature=None,
-                          top_p=None, max_tokens: int | None = None,
-                          response_format=None) -> AsyncIterator[ModelEvent]:
+    async def stream_chat(
+        self,
+        *,
+        model: str,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        tool_choice=None,
+        parallel_tool_calls: bool | None = None,
+        temperature=None,
+        top_p=None,
+        max_tokens: int | None = None,
+        response_format=None,
+    ) -> AsyncIterator[ModelEvent]:
         body = {
             "model": model,
             "messages": messages,
@@ -154,16 +173,23 @@ class ModelClient:
             try:
                 chunk = json.loads(data)
             except json.JSONDecodeError as exc:
-                raise ModelError("server_error", f"The model endpoint sent a malformed stream chunk: {data[:200]!r}") from exc
+                raise ModelError(
+                    "server_error", f"The model endpoint sent a malformed stream chunk: {data[:200]!r}"
+                ) from exc
             if not isinstance(chunk, dict):
-                raise ModelError("server_error", f"The model endpoint sent a malformed stream chunk: {data[:200]!r}")
+                raise ModelError(
+                    "server_error", f"The model endpoint sent a malformed stream chunk: {data[:200]!r}"
+                )
             if chunk.get("error"):
-                message = chunk["error"].get("message") if isinstance(chunk["error"], dict) else chunk["error"]
+                message = (
+                    chunk["error"].get("message") if isinstance(chunk["error"], dict) else chunk["error"]
+                )
                 raise ModelError("server_error", f"The model endpoint reported an error: {message}")
             if chunk.get("usage"):
                 u = chunk["usage"]
-                completion.usage = Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0),
-                                         u.get("total_tokens", 0))
+                completion.usage = Usage(
+                    u.get("prompt_tokens", 0), u.get("completion_tokens", 0), u.get("total_tokens", 0)
+                )
             for choice in chunk.get("choices") or []:
                 delta = choice.get("delta") or {}
                 if delta.get("content"):
@@ -191,7 +217,9 @@ class ModelClient:
     def _describe(self, exc: httpx.HTTPError) -> str:
         url = str(exc.request.url) if getattr(exc, "_request", None) is not None else self.base_url
         if isinstance(exc, httpx.TimeoutException):
-            return f"The model endpoint {url} did not answer within {self.timeout:g} s (ASSISTD_MODEL_TIMEOUT)."
+            return (
+                f"The model endpoint {url} did not answer within {self.timeout:g} s (ASSISTD_MODEL_TIMEOUT)."
+            )
         if isinstance(exc, httpx.ConnectError):
             return f"Could not connect to the model endpoint {url} (ASSISTD_MODEL_BASE_URL): {exc}"
         return f"The connection to the model endpoint {url} failed: {exc!r}"
@@ -203,5 +231,7 @@ class ModelClient:
             message = detail.get("message") if isinstance(detail, dict) else str(detail)
         except (ValueError, AttributeError):
             message = text[:300]
-        code = "rate_limit_exceeded" if status == 429 else "invalid_prompt" if status == 400 else "server_error"
+        code = (
+            "rate_limit_exceeded" if status == 429 else "invalid_prompt" if status == 400 else "server_error"
+        )
         return ModelError(code, f"The model endpoint answered HTTP {status}: {message}")

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     run_max_steps: int = 25
     run_expires_seconds: int = 600
     code_timeout: float = 120.0
+    sandbox_prewarm: bool = True
     embedding_model: str | None = None
     qdrant_url: str | None = None
 

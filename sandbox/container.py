@@ -24,7 +24,14 @@ from sandbox.errors import SandboxUnavailable
 
 LABEL = "assistd.sandbox"
 OWNER_LABEL = "assistd.sandbox.owner"
-KERNEL_CMD = ["python", "-m", "ipykernel_launcher", "-f", "/conn/kernel.json", "--IPKernelApp.matplotlib=inline"]
+KERNEL_CMD = [
+    "python",
+    "-m",
+    "ipykernel_launcher",
+    "-f",
+    "/conn/kernel.json",
+    "--IPKernelApp.matplotlib=inline",
+]
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
 
 
@@ -46,15 +53,26 @@ class KernelContainer:
         labels = {LABEL: "1", OWNER_LABEL: self.owner}
         if self.volume is None:
             self.volume = self.client.volumes.create(
-                name=f"{self.name}-data", driver="local", labels=labels,
-                driver_opts={"type": "tmpfs", "device": "tmpfs",
-                             "o": f"size={config.data_bytes},uid=1000,gid=1000,mode=0755"},
+                name=f"{self.name}-data",
+                driver="local",
+                labels=labels,
+                driver_opts={
+                    "type": "tmpfs",
+                    "device": "tmpfs",
+                    "o": f"size={config.data_bytes},uid=1000,gid=1000,mode=0755",
+                },
             )
         shutil.rmtree(self.conn_dir, ignore_errors=True)
         self.conn_dir.mkdir(parents=True)
         os.chmod(self.conn_dir, 0o777)
-        info = {**PORTS, "transport": "ipc", "ip": "/conn/kernel", "key": key,
-                "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
+        info = {
+            **PORTS,
+            "transport": "ipc",
+            "ip": "/conn/kernel",
+            "key": key,
+            "signature_scheme": "hmac-sha256",
+            "kernel_name": "python3",
+        }
         (self.conn_dir / "kernel.json").write_text(json.dumps(info))
         self.container = self.client.containers.run(
             config.image,
@@ -64,20 +82,30 @@ class KernelContainer:
             user="1000:1000",
             network_mode="none",
             read_only=True,
-            tmpfs={"/tmp": f"size={config.tmp_bytes},mode=1777",
-                   "/home/sandbox": "size=64m,uid=1000,gid=1000,mode=0700"},
-            volumes={str(self.conn_dir): {"bind": "/conn", "mode": "rw"},
-                     self.volume.name: {"bind": "/mnt/data", "mode": "rw"}},
+            tmpfs={
+                "/tmp": f"size={config.tmp_bytes},mode=1777",
+                "/home/sandbox": "size=64m,uid=1000,gid=1000,mode=0700",
+            },
+            volumes={
+                str(self.conn_dir): {"bind": "/conn", "mode": "rw"},
+                self.volume.name: {"bind": "/mnt/data", "mode": "rw"},
+            },
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             pids_limit=config.pids_limit,
             mem_limit=config.memory_bytes,
             memswap_limit=config.memory_bytes,
             nano_cpus=int(config.cpus * 1e9),
-            ulimits=[Ulimit(name="fsize", soft=config.file_bytes, hard=config.file_bytes),
-                     Ulimit(name="nofile", soft=1024, hard=1024)],
-            environment={"HOME": "/home/sandbox", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-                         "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONDONTWRITEBYTECODE": "1"},
+            ulimits=[
+                Ulimit(name="fsize", soft=config.file_bytes, hard=config.file_bytes),
+                Ulimit(name="nofile", soft=1024, hard=1024),
+            ],
+            environment={
+                "HOME": "/home/sandbox",
+                "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                "MPLCONFIGDIR": "/tmp/matplotlib",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
             labels=labels,
             runtime=None if config.runtime == "runc" else config.runtime,
             working_dir="/mnt/data",
@@ -93,8 +121,15 @@ class KernelContainer:
             await self.remove()
             raise SandboxUnavailable(f"could not start a kernel container: {exc}") from exc
         kc = AsyncKernelClient()
-        kc.load_connection_info({**PORTS, "transport": "ipc", "ip": str(self.conn_dir / "kernel"), "key": key,
-                                 "signature_scheme": "hmac-sha256"})
+        kc.load_connection_info(
+            {
+                **PORTS,
+                "transport": "ipc",
+                "ip": str(self.conn_dir / "kernel"),
+                "key": key,
+                "signature_scheme": "hmac-sha256",
+            }
+        )
         kc.start_channels()
         self.kc = kc
         try:
@@ -102,7 +137,9 @@ class KernelContainer:
         except RuntimeError as exc:
             logs = await asyncio.to_thread(self._logs)
             await self.remove()
-            raise SandboxUnavailable(f"the kernel did not become ready: {exc}; container log: {logs}") from exc
+            raise SandboxUnavailable(
+                f"the kernel did not become ready: {exc}; container log: {logs}"
+            ) from exc
         return self
 
     def _logs(self) -> str:

@@ -1,9 +1,9 @@
 """Errors of the sandbox. An error in the user's code is not one of these: it is data in `Execution`.
 
-    SandboxError
-    ├── SandboxUnavailable   no Docker engine answers, or a container could not start
-    ├── SessionLimitError    too many live sessions
-    └── ImageError           the kernel image is missing or could not be built
+SandboxError
+├── SandboxUnavailable   no Docker engine answers, or a container could not start
+├── SessionLimitError    too many live sessions
+└── ImageError           the kernel image is missing or could not be built
 """
 
 

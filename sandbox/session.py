@@ -127,8 +127,11 @@ class Session:
                 msg = await self.kernel.kc.get_iopub_msg(timeout=max(0.05, deadline - loop.time()))
             except queue.Empty:
                 return False
-            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["header"]["msg_type"] == "status"
-                    and msg["content"].get("execution_state") == "idle"):
+            if (
+                msg.get("parent_header", {}).get("msg_id") == msg_id
+                and msg["header"]["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+            ):
                 return True
         return False
 
@@ -141,7 +144,11 @@ class Session:
         collector.result.error = ExecutionError(
             "TimeoutError",
             f"Execution exceeded the {timeout:g} s limit and was interrupted"
-            + ("; the kernel did not stop, so it was restarted and earlier state is lost." if collector.result.restarted else "."),
+            + (
+                "; the kernel did not stop, so it was restarted and earlier state is lost."
+                if collector.result.restarted
+                else "."
+            ),
         )
 
     async def _on_death(self, collector: OutputCollector) -> None:
@@ -149,7 +156,8 @@ class Session:
         await self.kernel.restart()
         collector.result.restarted = True
         collector.result.error = ExecutionError(
-            "KernelDied", f"{reason}; a fresh kernel was started, so variables and files from before are lost."
+            "KernelDied",
+            f"{reason}; a fresh kernel was started, so variables and files from before are lost.",
         )
 
     async def interrupt(self) -> None:

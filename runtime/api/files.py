@@ -65,7 +65,12 @@ def list_files(
             if after_seq is None:
                 raise InvalidRequest(f"Invalid 'after': no file with id '{after}'.", param="after")
         data, has_more = tx.page(
-            "file", "", limit=limit, order=order, after_seq=after_seq, where={"purpose": purpose} if purpose else None
+            "file",
+            "",
+            limit=limit,
+            order=order,
+            after_seq=after_seq,
+            where={"purpose": purpose} if purpose else None,
         )
     return list_page(data, has_more)
 
@@ -80,13 +85,17 @@ def retrieve_file(file_id: str, store: StoreDep) -> dict:
 def download_file(file_id: str, store: StoreDep, settings: SettingsDep):
     with store.tx() as tx:
         obj = get_file(tx, file_id)
-    return FileResponse(file_path(settings, file_id), media_type="application/octet-stream", filename=obj["filename"])
+    return FileResponse(
+        file_path(settings, file_id), media_type="application/octet-stream", filename=obj["filename"]
+    )
 
 
 @router.delete("/{file_id}")
-def delete_file(file_id: str, store: StoreDep, settings: SettingsDep) -> dict:
+async def delete_file(file_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> dict:
     with store.tx() as tx:
         get_file(tx, file_id)
         tx.delete("file", file_id)
     file_path(settings, file_id).unlink(missing_ok=True)
+    for hook in request.app.state.on_file_deleted:
+        await hook(file_id)
     return {"id": file_id, "object": "file", "deleted": True}

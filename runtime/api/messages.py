@@ -139,7 +139,9 @@ def create_message(thread_id: str, body: MessageCreate, store: StoreDep) -> dict
 
 
 @router.get("")
-def list_messages(thread_id: str, params: Paging, store: StoreDep, run_id: Annotated[str | None, Query()] = None):
+def list_messages(
+    thread_id: str, params: Paging, store: StoreDep, run_id: Annotated[str | None, Query()] = None
+):
     with store.tx() as tx:
         get_thread(tx, thread_id)
         return page(tx, "thread.message", thread_id, params, where={"run_id": run_id} if run_id else None)

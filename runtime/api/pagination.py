@@ -1,4 +1,4 @@
-"""OpenAI cursor pages: `limit`/`order`/`after`/`before` in, `{object: list, data, first_id, last_id, has_more}` out."""
+"""OpenAI cursor pages: limit, order, after, before in; `{object, data, first_id, last_id, has_more}` out."""
 
 from typing import Annotated, Literal
 
@@ -40,7 +40,9 @@ def page(tx: Tx, kind: str, parent: str, params: ListParams, where: dict | None 
         if object_id is not None:
             seq = tx.seq_of(kind, parent, object_id)
             if seq is None:
-                raise InvalidRequest(f"Invalid '{name}': no object with id '{object_id}' in this list.", param=name)
+                raise InvalidRequest(
+                    f"Invalid '{name}': no object with id '{object_id}' in this list.", param=name
+                )
             cursors[name] = seq
     data, has_more = tx.page(
         kind,

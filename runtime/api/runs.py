@@ -106,21 +106,30 @@ def _check_tool_choice(choice: Any, tools: list[dict]) -> Any:
             raise InvalidRequest("tool_choice of type 'function' needs 'function.name'.", param="tool_choice")
         names = {t["function"]["name"] for t in tools if t["type"] == "function"}
         if choice.function.name not in names:
-            raise InvalidRequest(f"tool_choice names an unknown function '{choice.function.name}'.",
-                                 param="tool_choice.function.name")
+            raise InvalidRequest(
+                f"tool_choice names an unknown function '{choice.function.name}'.",
+                param="tool_choice.function.name",
+            )
     elif not any(t["type"] == choice.type for t in tools):
-        raise InvalidRequest(f"tool_choice asks for '{choice.type}', which the run does not have.",
-                             param="tool_choice")
+        raise InvalidRequest(
+            f"tool_choice asks for '{choice.type}', which the run does not have.", param="tool_choice"
+        )
     return choice.model_dump(exclude_none=True)
 
 
-def _new_run(tx: Tx, request: Request, thread_id: str, body: RunFields, additional_instructions: str | None) -> dict:
+def _new_run(
+    tx: Tx, request: Request, thread_id: str, body: RunFields, additional_instructions: str | None
+) -> dict:
     assistant = get_assistant(tx, body.assistant_id)
     sent = body.model_fields_set
     tools = tools_out(body.tools) if "tools" in sent and body.tools is not None else assistant["tools"]
-    instructions = body.instructions if body.instructions is not None else (assistant.get("instructions") or "")
+    instructions = (
+        body.instructions if body.instructions is not None else (assistant.get("instructions") or "")
+    )
     if additional_instructions:
-        instructions = f"{instructions}\n\n{additional_instructions}" if instructions else additional_instructions
+        instructions = (
+            f"{instructions}\n\n{additional_instructions}" if instructions else additional_instructions
+        )
     created = now()
     run = {
         "id": new_id("thread.run"),
@@ -146,10 +155,16 @@ def _new_run(tx: Tx, request: Request, thread_id: str, body: RunFields, addition
         "top_p": body.top_p if body.top_p is not None else assistant.get("top_p"),
         "max_prompt_tokens": body.max_prompt_tokens,
         "max_completion_tokens": body.max_completion_tokens,
-        "truncation_strategy": (body.truncation_strategy.model_dump() if body.truncation_strategy
-                                else {"type": "auto", "last_messages": None}),
-        "response_format": (response_format_out(body.response_format) if "response_format" in sent
-                            else assistant.get("response_format", "auto")),
+        "truncation_strategy": (
+            body.truncation_strategy.model_dump()
+            if body.truncation_strategy
+            else {"type": "auto", "last_messages": None}
+        ),
+        "response_format": (
+            response_format_out(body.response_format)
+            if "response_format" in sent
+            else assistant.get("response_format", "auto")
+        ),
         "tool_choice": _check_tool_choice(body.tool_choice, tools),
         "parallel_tool_calls": True if body.parallel_tool_calls is None else body.parallel_tool_calls,
     }
@@ -166,7 +181,11 @@ def _start(request: Request, run: dict, stream: bool | None, first: list[Event] 
         engine.launch(run)
         return run
     queue = engine.hub.watch(run["id"])
-    events = [*first, *([Event("thread.run.created", run)] if created else []), Event("thread.run.queued", run)]
+    events = [
+        *first,
+        *([Event("thread.run.created", run)] if created else []),
+        Event("thread.run.queued", run),
+    ]
     engine.launch(run)
     return StreamingResponse(engine.hub.stream(run["id"], queue, events), media_type="text/event-stream")
 
@@ -230,30 +249,41 @@ async def cancel_run(thread_id: str, run_id: str, request: Request, store: Store
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
-async def submit_tool_outputs(thread_id: str, run_id: str, body: SubmitToolOutputs, request: Request, store: StoreDep):
+async def submit_tool_outputs(
+    thread_id: str, run_id: str, body: SubmitToolOutputs, request: Request, store: StoreDep
+):
     with store.tx() as tx:
         run = get_run(tx, thread_id, run_id)
         if run["status"] != "requires_action":
             raise InvalidRequest(
-                f"Runs in status '{run['status']}' do not accept tool outputs.", code="run_not_requires_action"
+                f"Runs in status '{run['status']}' do not accept tool outputs.",
+                code="run_not_requires_action",
             )
         expected = [c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]]
         outputs: dict[str, str] = {}
         for index, item in enumerate(body.tool_outputs):
             if item.tool_call_id is None:
-                raise InvalidRequest("Missing required parameter: 'tool_outputs[].tool_call_id'.",
-                                     param=f"tool_outputs[{index}].tool_call_id")
+                raise InvalidRequest(
+                    "Missing required parameter: 'tool_outputs[].tool_call_id'.",
+                    param=f"tool_outputs[{index}].tool_call_id",
+                )
             if item.tool_call_id not in expected:
-                raise InvalidRequest(f"No tool call found with id '{item.tool_call_id}' in this run's required action.",
-                                     param=f"tool_outputs[{index}].tool_call_id")
+                raise InvalidRequest(
+                    f"No tool call found with id '{item.tool_call_id}' in this run's required action.",
+                    param=f"tool_outputs[{index}].tool_call_id",
+                )
             if item.tool_call_id in outputs:
-                raise InvalidRequest(f"Tool output for '{item.tool_call_id}' was given twice.",
-                                     param=f"tool_outputs[{index}].tool_call_id")
+                raise InvalidRequest(
+                    f"Tool output for '{item.tool_call_id}' was given twice.",
+                    param=f"tool_outputs[{index}].tool_call_id",
+                )
             outputs[item.tool_call_id] = item.output or ""
         missing = [call_id for call_id in expected if call_id not in outputs]
         if missing:
-            raise InvalidRequest(f"Expected tool outputs for call_ids {expected}, got {list(outputs)}; "
-                                 f"missing {missing}.", param="tool_outputs")
+            raise InvalidRequest(
+                f"Expected tool outputs for call_ids {expected}, got {list(outputs)}; missing {missing}.",
+                param="tool_outputs",
+            )
         run, step = _engine(request).accept_tool_outputs(tx, run, outputs)
     return _start(request, run, body.stream, [Event("thread.run.step.completed", step)], created=False)
 
@@ -273,14 +303,20 @@ def _step_out(step: dict, with_content: bool) -> dict:
 def _check_include(include: list[str] | None) -> bool:
     for item in include or []:
         if item != SEARCH_CONTENT:
-            raise InvalidRequest(f"Invalid value for 'include[]': '{item}'. Supported: '{SEARCH_CONTENT}'.",
-                                 param="include[]")
+            raise InvalidRequest(
+                f"Invalid value for 'include[]': '{item}'. Supported: '{SEARCH_CONTENT}'.", param="include[]"
+            )
     return bool(include)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")
-def list_steps(thread_id: str, run_id: str, params: Paging, store: StoreDep,
-               include: Annotated[list[str] | None, Query(alias="include[]")] = None) -> dict:
+def list_steps(
+    thread_id: str,
+    run_id: str,
+    params: Paging,
+    store: StoreDep,
+    include: Annotated[list[str] | None, Query(alias="include[]")] = None,
+) -> dict:
     with_content = _check_include(include)
     with store.tx() as tx:
         get_run(tx, thread_id, run_id)
@@ -290,8 +326,13 @@ def list_steps(thread_id: str, run_id: str, params: Paging, store: StoreDep,
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
-def retrieve_step(thread_id: str, run_id: str, step_id: str, store: StoreDep,
-                  include: Annotated[list[str] | None, Query(alias="include[]")] = None) -> dict:
+def retrieve_step(
+    thread_id: str,
+    run_id: str,
+    step_id: str,
+    store: StoreDep,
+    include: Annotated[list[str] | None, Query(alias="include[]")] = None,
+) -> dict:
     with_content = _check_include(include)
     with store.tx() as tx:
         get_run(tx, thread_id, run_id)

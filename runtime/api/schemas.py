@@ -53,7 +53,9 @@ class FunctionDefinition(Body):
     @classmethod
     def _name(cls, v: str) -> str:
         if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", v):
-            raise ValueError("function names must be 1-64 characters of a-z, A-Z, 0-9, underscores and dashes")
+            raise ValueError(
+                "function names must be 1-64 characters of a-z, A-Z, 0-9, underscores and dashes"
+            )
         return v
 
     @field_validator("parameters")
@@ -97,7 +99,9 @@ def tool_out(tool: CodeInterpreterTool | FileSearchTool | FunctionTool) -> dict:
             "function": {
                 "name": fn.name,
                 "description": fn.description,
-                "parameters": fn.parameters if fn.parameters is not None else {"type": "object", "properties": {}},
+                "parameters": fn.parameters
+                if fn.parameters is not None
+                else {"type": "object", "properties": {}},
                 "strict": bool(fn.strict),
             },
         }

@@ -32,8 +32,14 @@ def citations(text: str, sources: list[list[dict]]) -> list[dict]:
 
 def sandbox_paths(text: str) -> list[tuple[str, int, int]]:
     """(path, start, end) of every `sandbox:/mnt/data/...` link in `text`."""
-    return [(m.group(1).rstrip(".,;:!?"), m.start(), m.start() + len("sandbox:") + len(m.group(1).rstrip(".,;:!?")))
-            for m in SANDBOX_PATH.finditer(text)]
+    return [
+        (
+            m.group(1).rstrip(".,;:!?"),
+            m.start(),
+            m.start() + len("sandbox:") + len(m.group(1).rstrip(".,;:!?")),
+        )
+        for m in SANDBOX_PATH.finditer(text)
+    ]
 
 
 def file_paths(text: str, file_for: Callable[[str], str | None]) -> list[dict]:

@@ -22,10 +22,15 @@ from runtime.vector_stores import VectorStores
 log = logging.getLogger("assistd.runs")
 
 
-
 class RunEngine:
-    def __init__(self, settings: Settings, store: Store, model: ModelClient, vector_stores: VectorStores,
-                 sandbox_provider: CodeSandbox):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        model: ModelClient,
+        vector_stores: VectorStores,
+        sandbox_provider: CodeSandbox,
+    ):
         self.settings, self.store, self.model = settings, store, model
         self.vector_stores = vector_stores
         self.sandbox = sandbox_provider
@@ -50,10 +55,13 @@ class RunEngine:
                     rec.set_run("cancelled")
                 else:
                     rec.stop_open_work("failed", "run_failed")
-                    rec.set_run("failed", last_error={
-                        "code": "server_error",
-                        "message": "The server restarted while this run was in progress.",
-                    })
+                    rec.set_run(
+                        "failed",
+                        last_error={
+                            "code": "server_error",
+                            "message": "The server restarted while this run was in progress.",
+                        },
+                    )
         self._sweeper = asyncio.create_task(self._sweep())
 
     async def close(self) -> None:
@@ -72,8 +80,10 @@ class RunEngine:
         except asyncio.CancelledError:
             status = "expired" if run["id"] in self._expiring else "cancelled"
             self._expiring.discard(run["id"])
-            rec.stop_open_work(status if status == "expired" else "cancelled",
-                               "run_expired" if status == "expired" else "run_cancelled")
+            rec.stop_open_work(
+                status if status == "expired" else "cancelled",
+                "run_expired" if status == "expired" else "run_cancelled",
+            )
             rec.set_run(status)
         except Exception as exc:
             log.exception("run %s crashed", run["id"])
@@ -129,7 +139,7 @@ class RunEngine:
         self.store.put(TRANSCRIPT, transcript, parent=transcript["id"])
 
     def accept_tool_outputs(self, tx, run: dict, outputs: dict[str, str]) -> tuple[dict, dict]:
-        """Record the client's function outputs (inside the request's transaction); the run is queued again."""
+        """Record the client's function outputs (in the request's transaction); the run is queued again."""
         step = next(s for s in tx.all("thread.run.step", run["id"]) if s["status"] == "in_progress")
         for call in step["step_details"]["tool_calls"]:
             if call["type"] == "function" and call["id"] in outputs:
@@ -160,15 +170,20 @@ class RunEngine:
         if "python" in kinds and code_files:
             listing = "\n".join(f"- /mnt/data/{f['filename']}" for f in code_files)
             system_text += f"\n\nFiles available to the python tool:\n{listing}"
-        fixed = ([{"role": "system", "content": system_text.strip()}] if system_text.strip() else [])
+        fixed = [{"role": "system", "content": system_text.strip()}] if system_text.strip() else []
         history = [
             prompt.chat_message(m, self._read_image)
             for m in self.store.all("thread.message", run["thread_id"])
             if m.get("run_id") != run["id"]
         ]
         strategy = run.get("truncation_strategy") or {"type": "auto"}
-        kept = prompt.truncate(history, fixed + transcript["messages"], strategy,
-                               self.settings.model_context_tokens, self.count_tokens)
+        kept = prompt.truncate(
+            history,
+            fixed + transcript["messages"],
+            strategy,
+            self.settings.model_context_tokens,
+            self.count_tokens,
+        )
         return fixed + kept + transcript["messages"], tools, kinds
 
     # Tool resources
@@ -207,8 +222,10 @@ class RunEngine:
 
     def ranking_options(self, run: dict) -> dict:
         options = self._file_search_options(run).get("ranking_options") or {}
-        return {"ranker": options.get("ranker", "default_2024_08_21"),
-                "score_threshold": options.get("score_threshold", 0.0)}
+        return {
+            "ranker": options.get("ranker", "default_2024_08_21"),
+            "score_threshold": options.get("score_threshold", 0.0),
+        }
 
     async def prepare_thread(self, run: dict) -> None:
         """Files attached for file_search go into the thread's own vector store before the model runs."""

@@ -63,7 +63,9 @@ class EventHub:
             if not watchers:
                 del self._watchers[run_id]
 
-    async def stream(self, run_id: str, queue: asyncio.Queue, first: list[Event] = ()) -> AsyncIterator[bytes]:
+    async def stream(
+        self, run_id: str, queue: asyncio.Queue, first: list[Event] = ()
+    ) -> AsyncIterator[bytes]:
         """SSE bytes: `first`, then the run's events until a final one, then `done`."""
         try:
             for event in first:

@@ -148,12 +148,17 @@ class RunLoop:
     def _add_text(self, answer: "Answer", text: str) -> None:
         """Stream a piece of the answer, opening its step and message at the first piece."""
         if answer.message is None:
-            images = [{"type": "image_file", "image_file": {"file_id": f, "detail": "auto"}}
-                      for f in self.transcript["images"]]
+            images = [
+                {"type": "image_file", "image_file": {"file_id": f, "detail": "auto"}}
+                for f in self.transcript["images"]
+            ]
             self.transcript["images"] = []
-            answer.step = self.rec.new_step("message_creation", {"type": "message_creation",
-                                                                 "message_creation": {"message_id": ""}})
-            answer.message = self.rec.new_message(images + [{"type": "text", "text": {"value": "", "annotations": []}}])
+            answer.step = self.rec.new_step(
+                "message_creation", {"type": "message_creation", "message_creation": {"message_id": ""}}
+            )
+            answer.message = self.rec.new_message(
+                images + [{"type": "text", "text": {"value": "", "annotations": []}}]
+            )
             answer.index = len(images)
             answer.step["step_details"]["message_creation"]["message_id"] = answer.message["id"]
             self.rec.save_step(answer.step)
@@ -166,12 +171,18 @@ class RunLoop:
 
     async def _finish_message(self, message: dict, index: int, completion: Completion) -> None:
         text = message["content"][index]["text"]["value"]
-        paths = {path: await self.engine.export_sandbox_file(self.run, path, self.transcript)
-                 for path, _, _ in annotations.sandbox_paths(text)}
-        notes = annotations.citations(text, self.transcript["sources"]) + annotations.file_paths(text, paths.get)
+        paths = {
+            path: await self.engine.export_sandbox_file(self.run, path, self.transcript)
+            for path, _, _ in annotations.sandbox_paths(text)
+        }
+        notes = annotations.citations(text, self.transcript["sources"]) + annotations.file_paths(
+            text, paths.get
+        )
         message["content"][index]["text"]["annotations"] = sorted(notes, key=lambda a: a["start_index"])
         message["attachments"] = [
-            {"file_id": file_id, "tools": [{"type": "code_interpreter"}]} for file_id in paths.values() if file_id
+            {"file_id": file_id, "tools": [{"type": "code_interpreter"}]}
+            for file_id in paths.values()
+            if file_id
         ]
         if completion.finish_reason == "length":
             self.rec.end_message(message, "incomplete", "max_tokens")
@@ -187,28 +198,52 @@ class RunLoop:
         for call in calls:
             kind = kinds.get(call.name)
             if kind == "code_interpreter":
-                details.append({"id": call.id, "type": "code_interpreter",
-                                "code_interpreter": {"input": _argument(call.arguments, "code"), "outputs": []}})
+                details.append(
+                    {
+                        "id": call.id,
+                        "type": "code_interpreter",
+                        "code_interpreter": {"input": _argument(call.arguments, "code"), "outputs": []},
+                    }
+                )
             elif kind == "file_search":
-                details.append({"id": call.id, "type": "file_search",
-                                "file_search": {"ranking_options": self.engine.ranking_options(self.run), "results": []}})
+                details.append(
+                    {
+                        "id": call.id,
+                        "type": "file_search",
+                        "file_search": {
+                            "ranking_options": self.engine.ranking_options(self.run),
+                            "results": [],
+                        },
+                    }
+                )
             else:
-                details.append({"id": call.id, "type": "function",
-                                "function": {"name": call.name, "arguments": call.arguments, "output": None}})
+                details.append(
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments, "output": None},
+                    }
+                )
         step = self.rec.new_step("tool_calls", {"type": "tool_calls", "tool_calls": details})
         step["usage"] = self.transcript.get("last_usage")
-        self.transcript["messages"].append({
-            "role": "assistant",
-            "content": completion.text or None,
-            "tool_calls": [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                           for c in calls],
-        })
+        self.transcript["messages"].append(
+            {
+                "role": "assistant",
+                "content": completion.text or None,
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in calls
+                ],
+            }
+        )
 
         waiting = []
         for index, detail in enumerate(details):
             if detail["type"] == "function":
                 if detail["function"]["name"] not in kinds:
-                    self._tool_result(detail["id"], f"Error: there is no tool named {detail['function']['name']!r}.")
+                    self._tool_result(
+                        detail["id"], f"Error: there is no tool named {detail['function']['name']!r}."
+                    )
                     detail["function"]["output"] = ""
                     continue
                 waiting.append(detail)
@@ -216,7 +251,9 @@ class RunLoop:
             try:
                 output = await self._run_builtin(detail)
             except ToolError as exc:
-                self.rec.end_step(self.rec.save_step(step), "failed", {"code": "server_error", "message": str(exc)})
+                self.rec.end_step(
+                    self.rec.save_step(step), "failed", {"code": "server_error", "message": str(exc)}
+                )
                 raise Failed("server_error", str(exc)) from exc
             self._tool_result(detail["id"], output)
             self.rec.save_step(step)
@@ -225,13 +262,25 @@ class RunLoop:
 
         if waiting:
             self.rec.save_step(step)
-            self.rec.set_run("requires_action", required_action={
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {"tool_calls": [
-                    {"id": d["id"], "type": "function",
-                     "function": {"name": d["function"]["name"], "arguments": d["function"]["arguments"]}}
-                    for d in waiting]},
-            })
+            self.rec.set_run(
+                "requires_action",
+                required_action={
+                    "type": "submit_tool_outputs",
+                    "submit_tool_outputs": {
+                        "tool_calls": [
+                            {
+                                "id": d["id"],
+                                "type": "function",
+                                "function": {
+                                    "name": d["function"]["name"],
+                                    "arguments": d["function"]["arguments"],
+                                },
+                            }
+                            for d in waiting
+                        ]
+                    },
+                },
+            )
             return "requires_action"
         self.rec.end_step(step, "completed")
         return "continue"

@@ -88,7 +88,10 @@ def _image_part(file_id: str, read_file: Callable[[str], tuple[bytes, str] | Non
         return None
     data, filename = found
     mime = mimetypes.guess_type(filename)[0] or "image/png"
-    return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}}
+    return {
+        "type": "image_url",
+        "image_url": {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"},
+    }
 
 
 def chat_message(message: dict, read_file: Callable[[str], tuple[bytes, str] | None]) -> dict:
@@ -109,8 +112,10 @@ def chat_message(message: dict, read_file: Callable[[str], tuple[bytes, str] | N
 
 
 def _size(message: dict, count_tokens: Callable[[str], int]) -> int:
-    return 4 + count_tokens(json.dumps(message.get("content") or "")) + count_tokens(
-        json.dumps(message.get("tool_calls") or "")
+    return (
+        4
+        + count_tokens(json.dumps(message.get("content") or ""))
+        + count_tokens(json.dumps(message.get("tool_calls") or ""))
     )
 
 

@@ -40,8 +40,12 @@ class RunRecorder:
         run = self.reload()
         if status:
             run["status"] = status
-            stamp = {"in_progress": "started_at", "completed": "completed_at", "failed": "failed_at",
-                     "cancelled": "cancelled_at"}.get(status)
+            stamp = {
+                "in_progress": "started_at",
+                "completed": "completed_at",
+                "failed": "failed_at",
+                "cancelled": "cancelled_at",
+            }.get(status)
             if stamp and not (status == "in_progress" and run.get("started_at")):
                 run[stamp] = now()
             if status != "requires_action":
@@ -80,8 +84,10 @@ class RunRecorder:
         return step
 
     def step_delta(self, step: dict, details_delta: dict) -> None:
-        self.emit("thread.run.step.delta", {"id": step["id"], "object": "thread.run.step.delta",
-                                            "delta": {"step_details": details_delta}})
+        self.emit(
+            "thread.run.step.delta",
+            {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": details_delta}},
+        )
 
     def save_step(self, step: dict) -> dict:
         self.store.put("thread.run.step", step, parent=self.run_id)
@@ -89,8 +95,12 @@ class RunRecorder:
 
     def end_step(self, step: dict, status: str, last_error: dict | None = None) -> dict:
         step["status"] = status
-        stamp = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at",
-                 "expired": "expired_at"}[status]
+        stamp = {
+            "completed": "completed_at",
+            "failed": "failed_at",
+            "cancelled": "cancelled_at",
+            "expired": "expired_at",
+        }[status]
         step[stamp] = now()
         step["last_error"] = last_error
         self.save_step(step)
@@ -125,11 +135,16 @@ class RunRecorder:
         return message
 
     def message_delta(self, message: dict, index: int, text: str) -> None:
-        self.emit("thread.message.delta", {
-            "id": message["id"],
-            "object": "thread.message.delta",
-            "delta": {"content": [{"index": index, "type": "text", "text": {"value": text, "annotations": []}}]},
-        })
+        self.emit(
+            "thread.message.delta",
+            {
+                "id": message["id"],
+                "object": "thread.message.delta",
+                "delta": {
+                    "content": [{"index": index, "type": "text", "text": {"value": text, "annotations": []}}]
+                },
+            },
+        )
 
     def save_message(self, message: dict) -> dict:
         self.store.put("thread.message", message, parent=self.run["thread_id"])
@@ -147,7 +162,9 @@ class RunRecorder:
         return message
 
     def open_messages(self) -> list[dict]:
-        return self.store.all("thread.message", self.run["thread_id"], where={"run_id": self.run_id, "status": "in_progress"})
+        return self.store.all(
+            "thread.message", self.run["thread_id"], where={"run_id": self.run_id, "status": "in_progress"}
+        )
 
     def stop_open_work(self, step_status: str, message_reason: str) -> None:
         """Close steps and messages left open when a run ends early."""

@@ -27,8 +27,11 @@ def _model_text(execution) -> str:
     if execution.stderr:
         parts.append(f"[stderr]\n{execution.stderr}")
     if execution.error is not None:
-        parts.append("\n".join(execution.error.traceback) if execution.error.traceback
-                     else f"{execution.error.name}: {execution.error.value}")
+        parts.append(
+            "\n".join(execution.error.traceback)
+            if execution.error.traceback
+            else f"{execution.error.name}: {execution.error.value}"
+        )
     return "\n".join(parts)
 
 
@@ -40,7 +43,9 @@ class ToolRunner:
         engine = self.engine
         try:
             await engine.place_files(run)
-            execution = await engine.sandbox.execute(run["thread_id"], code, timeout=engine.settings.code_timeout)
+            execution = await engine.sandbox.execute(
+                run["thread_id"], code, timeout=engine.settings.code_timeout
+            )
         except CodeSandboxError as exc:
             raise ToolError(f"The code interpreter is unavailable: {exc}") from exc
         result = CodeResult(model_text=_model_text(execution))

@@ -96,7 +96,9 @@ class Tx:
 
     def delete(self, kind: str, object_id: str, parent: str = "") -> bool:
         result = self.conn.execute(
-            delete(objects).where(objects.c.kind == kind, objects.c.parent == parent, objects.c.id == object_id)
+            delete(objects).where(
+                objects.c.kind == kind, objects.c.parent == parent, objects.c.id == object_id
+            )
         )
         return result.rowcount > 0
 
@@ -139,7 +141,9 @@ class Tx:
         where: dict | None = None,
     ) -> tuple[list[dict], bool]:
         """One cursor page in `order` ("asc"/"desc"), and whether more follow it."""
-        query = _filter(select(objects.c.body).where(objects.c.kind == kind, objects.c.parent == parent), where)
+        query = _filter(
+            select(objects.c.body).where(objects.c.kind == kind, objects.c.parent == parent), where
+        )
         descending = order == "desc"
         if after_seq is not None:
             query = query.where(objects.c.seq < after_seq if descending else objects.c.seq > after_seq)

@@ -14,9 +14,13 @@ def _error(response: httpx.Response, status: int) -> dict:
 
 
 def test_malformed_json(server):
-    r = httpx.post(server.base_url + "/assistants", content=b"{not json", headers={"content-type": "application/json"})
+    r = httpx.post(
+        server.base_url + "/assistants", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert "JSON" in _error(r, 400)["message"]
-    r = httpx.post(server.base_url + "/assistants", content=b"[1, 2]", headers={"content-type": "application/json"})
+    r = httpx.post(
+        server.base_url + "/assistants", content=b"[1, 2]", headers={"content-type": "application/json"}
+    )
     _error(r, 400)
 
 
@@ -28,7 +32,10 @@ def test_malformed_json(server):
         ({"model": "m", "temperature": "hot"}, "temperature"),
         ({"model": "m", "temperature": 3}, "temperature"),
         ({"model": "m", "tools": [{"type": "web_browser"}]}, "tools[0]"),
-        ({"model": "m", "tools": [{"type": "function", "function": {"name": "bad name!"}}]}, "tools[0].function.name"),
+        (
+            {"model": "m", "tools": [{"type": "function", "function": {"name": "bad name!"}}]},
+            "tools[0].function.name",
+        ),
         ({"model": "m", "metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
         ({"model": "m", "metadata": {"k" * 65: "v"}}, "metadata"),
         ({"model": "m", "metadata": {"k": "v" * 513}}, "metadata"),
@@ -48,8 +55,14 @@ def test_metadata_at_the_limits_is_accepted(client):
 
 @pytest.mark.parametrize(
     ("query", "param"),
-    [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"), ("order=up", "order"),
-     ("after=asst_unknown", "after"), ("before=asst_unknown", "before")],
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("order=up", "order"),
+        ("after=asst_unknown", "after"),
+        ("before=asst_unknown", "before"),
+    ],
 )
 def test_bad_list_parameters(server, query, param):
     assert _error(httpx.get(f"{server.base_url}/assistants?{query}"), 400)["param"] == param
@@ -57,8 +70,14 @@ def test_bad_list_parameters(server, query, param):
 
 def test_unknown_ids_are_404(server, client):
     thread = client.beta.threads.create()
-    for path in ["/assistants/asst_x", "/threads/thread_x", f"/threads/{thread.id}/messages/msg_x",
-                 "/threads/thread_x/messages", "/files/file-x", "/files/file-x/content"]:
+    for path in [
+        "/assistants/asst_x",
+        "/threads/thread_x",
+        f"/threads/{thread.id}/messages/msg_x",
+        "/threads/thread_x/messages",
+        "/files/file-x",
+        "/files/file-x/content",
+    ]:
         assert _error(httpx.get(server.base_url + path), 404)["type"] == "invalid_request_error"
     assert _error(httpx.delete(server.base_url + "/assistants/asst_x"), 404)
     assert _error(httpx.get(server.base_url + "/no/such/route"), 404)
@@ -69,7 +88,9 @@ def test_rejected_update_changes_nothing(client):
     with pytest.raises(openai.BadRequestError):
         client.beta.assistants.update(created.id, name="changed", temperature=9)
     with pytest.raises(openai.BadRequestError):
-        client.beta.assistants.update(created.id, name="changed", tool_resources={"code_interpreter": {"file_ids": ["file-nope"]}})
+        client.beta.assistants.update(
+            created.id, name="changed", tool_resources={"code_interpreter": {"file_ids": ["file-nope"]}}
+        )
     assert client.beta.assistants.retrieve(created.id).model_dump() == created.model_dump()
 
 
@@ -78,7 +99,9 @@ def test_bad_message_bodies(server, client):
     url = f"{server.base_url}/threads/{thread.id}/messages"
     assert _error(httpx.post(url, json={"role": "system", "content": "x"}), 400)["param"] == "role"
     assert _error(httpx.post(url, json={"role": "user", "content": []}), 400)["param"] == "content"
-    err = _error(httpx.post(url, json={"role": "user", "content": "x", "attachments": [{"file_id": "file-zz"}]}), 400)
+    err = _error(
+        httpx.post(url, json={"role": "user", "content": "x", "attachments": [{"file_id": "file-zz"}]}), 400
+    )
     assert "file-zz" in err["message"]
     assert client.beta.threads.messages.list(thread.id).data == []
 

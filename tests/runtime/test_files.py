@@ -72,14 +72,18 @@ def test_large_upload_streams_to_disk_and_oversize_is_rejected(tmp_path):
     with Server(tmp_path / "data") as srv:
         client = srv.client(timeout=300)
         rss_before = _peak_rss_kib(srv.proc.pid)
-        big = client.files.create(file=("big.bin", io.BufferedReader(Zeros(limit), 1 << 20)), purpose="assistants")
+        big = client.files.create(
+            file=("big.bin", io.BufferedReader(Zeros(limit), 1 << 20)), purpose="assistants"
+        )
         assert big.bytes == limit
         assert (srv.data_dir / "files" / big.id).stat().st_size == limit
         grown_mib = (_peak_rss_kib(srv.proc.pid) - rss_before) / 1024
         assert grown_mib < 128, f"server memory grew {grown_mib:.0f} MiB for a 512 MiB upload"
 
         with pytest.raises(openai.APIStatusError) as err:
-            client.files.create(file=("huge.bin", io.BufferedReader(Zeros(limit + 1), 1 << 20)), purpose="assistants")
+            client.files.create(
+                file=("huge.bin", io.BufferedReader(Zeros(limit + 1), 1 << 20)), purpose="assistants"
+            )
         assert err.value.status_code == 413
         assert "ASSISTD_MAX_UPLOAD_BYTES" in err.value.body["message"]
         assert sorted(p.name for p in (srv.data_dir / "files").iterdir()) == [big.id]

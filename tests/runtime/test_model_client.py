@@ -12,8 +12,12 @@ from tests.support.scripted_model import ScriptedModel, calls, closed_port_url, 
 def collect(client: ModelClient, **kwargs) -> list:
     async def go():
         try:
-            return [e async for e in client.stream_chat(model="m", messages=[{"role": "user", "content": "hi"}],
-                                                        **kwargs)]
+            return [
+                e
+                async for e in client.stream_chat(
+                    model="m", messages=[{"role": "user", "content": "hi"}], **kwargs
+                )
+            ]
         finally:
             await client.aclose()
 
@@ -34,16 +38,22 @@ def test_text_streams_in_pieces_and_assembles(model):
     done = events[-1]
     assert isinstance(done, Completion) and done.text == "Hello there, streaming world"
     assert done.finish_reason == "stop" and done.usage.total_tokens > 0
-    assert model.requests[0]["stream"] is True and model.requests[0]["stream_options"] == {"include_usage": True}
+    assert model.requests[0]["stream"] is True and model.requests[0]["stream_options"] == {
+        "include_usage": True
+    }
 
 
 def test_parallel_tool_calls_assemble_from_fragments(model):
     model.push(calls([("get_weather", {"city": "Paris"}), ("get_time", {"zone": "Europe/Paris"})]))
-    events = collect(ModelClient(model.base_url, None), tools=[{"type": "function", "function": {"name": "x"}}])
+    events = collect(
+        ModelClient(model.base_url, None), tools=[{"type": "function", "function": {"name": "x"}}]
+    )
     assert sum(isinstance(e, ToolCallDelta) for e in events) > 4
     done = events[-1]
     assert [(c.name, c.arguments) for c in done.tool_calls] == [
-        ("get_weather", '{"city": "Paris"}'), ("get_time", '{"zone": "Europe/Paris"}')]
+        ("get_weather", '{"city": "Paris"}'),
+        ("get_time", '{"zone": "Europe/Paris"}'),
+    ]
     assert all(c.id.startswith("call_") for c in done.tool_calls) and done.finish_reason == "tool_calls"
 
 
@@ -57,7 +67,11 @@ def test_persistent_server_error_fails_after_bounded_retries(model):
     model.push(*[error(500, "upstream broke")] * 5)
     with pytest.raises(ModelError) as err:
         collect(ModelClient(model.base_url, None, max_retries=2))
-    assert err.value.code == "server_error" and "500" in err.value.message and "upstream broke" in err.value.message
+    assert (
+        err.value.code == "server_error"
+        and "500" in err.value.message
+        and "upstream broke" in err.value.message
+    )
     assert len(model.requests) == 3
 
 

@@ -12,7 +12,9 @@ def test_objects_survive_restart(tmp_path):
     srv = Server(tmp_path / "data").start()
     try:
         client = srv.client()
-        assistant = client.beta.assistants.create(model="m", name="durable", tools=[{"type": "code_interpreter"}])
+        assistant = client.beta.assistants.create(
+            model="m", name="durable", tools=[{"type": "code_interpreter"}]
+        )
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "remember me"}])
         upload = client.files.create(file=("keep.txt", b"kept bytes"), purpose="assistants")
         srv.restart()
@@ -35,7 +37,9 @@ def test_sigkill_mid_write_keeps_database_intact(tmp_path):
             i = 0
             while not stop.is_set():
                 try:
-                    r = http.post("/assistants", json={"model": "m", "name": f"w{n}-{i}", "metadata": {"i": str(i)}})
+                    r = http.post(
+                        "/assistants", json={"model": "m", "name": f"w{n}-{i}", "metadata": {"i": str(i)}}
+                    )
                 except httpx.HTTPError:
                     return
                 if r.status_code == 200:

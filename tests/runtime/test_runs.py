@@ -45,7 +45,9 @@ def assistant(client):
 
 
 def texts(client, thread_id):
-    return [(m.role, m.content[-1].text.value) for m in client.beta.threads.messages.list(thread_id, order="asc")]
+    return [
+        (m.role, m.content[-1].text.value) for m in client.beta.threads.messages.list(thread_id, order="asc")
+    ]
 
 
 def test_plain_answer(client, assistant, model):
@@ -79,9 +81,13 @@ def test_instructions_override_and_additional(client, assistant, model):
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "first"}])
     model.push(text("ok"))
     run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, instructions="Speak like a pirate.",
-        additional_instructions="Mention the sea.", additional_messages=[{"role": "user", "content": "second"}],
-        metadata={"k": "v"}, temperature=0.3,
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        instructions="Speak like a pirate.",
+        additional_instructions="Mention the sea.",
+        additional_messages=[{"role": "user", "content": "second"}],
+        metadata={"k": "v"},
+        temperature=0.3,
     )
     assert run.status == "completed" and run.instructions == "Speak like a pirate.\n\nMention the sea."
     assert run.metadata == {"k": "v"} and run.temperature == 0.3
@@ -94,14 +100,18 @@ def test_instructions_override_and_additional(client, assistant, model):
 
 
 def test_function_calling_with_parallel_calls_and_bad_ids(client, assistant, model, server):
-    model.push(calls([("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]),
-               text("Paris is sunny and Rome is rainy."))
+    model.push(
+        calls([("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]),
+        text("Paris is sunny and Rome is rainy."),
+    )
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "weather in Paris and Rome?"}])
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
     assert run.status == "requires_action"
     tool_calls = run.required_action.submit_tool_outputs.tool_calls
     assert [(c.function.name, c.function.arguments) for c in tool_calls] == [
-        ("get_weather", '{"city": "Paris"}'), ("get_weather", '{"city": "Rome"}')]
+        ("get_weather", '{"city": "Paris"}'),
+        ("get_weather", '{"city": "Rome"}'),
+    ]
 
     url = f"{server.base_url}/threads/{thread.id}/runs/{run.id}/submit_tool_outputs"
     bad = httpx.post(url, json={"tool_outputs": [{"tool_call_id": "call_nope", "output": "x"}]})
@@ -114,8 +124,13 @@ def test_function_calling_with_parallel_calls_and_bad_ids(client, assistant, mod
         client.beta.threads.messages.create(thread.id, role="user", content="hurry")
     assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "requires_action"
 
-    outputs = [{"tool_call_id": tool_calls[0].id, "output": "sunny"}, {"tool_call_id": tool_calls[1].id, "output": "rainy"}]
-    run = client.beta.threads.runs.submit_tool_outputs_and_poll(thread_id=thread.id, run_id=run.id, tool_outputs=outputs)
+    outputs = [
+        {"tool_call_id": tool_calls[0].id, "output": "sunny"},
+        {"tool_call_id": tool_calls[1].id, "output": "rainy"},
+    ]
+    run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        thread_id=thread.id, run_id=run.id, tool_outputs=outputs
+    )
     assert run.status == "completed" and run.required_action is None
     assert texts(client, thread.id)[-1] == ("assistant", "Paris is sunny and Rome is rainy.")
     sent = model.requests[-1]["messages"]
@@ -123,7 +138,10 @@ def test_function_calling_with_parallel_calls_and_bad_ids(client, assistant, mod
     assert [(m["role"], m["content"]) for m in sent[-2:]] == [("tool", "sunny"), ("tool", "rainy")]
 
     steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
-    assert [(s.type, s.status) for s in steps] == [("tool_calls", "completed"), ("message_creation", "completed")]
+    assert [(s.type, s.status) for s in steps] == [
+        ("tool_calls", "completed"),
+        ("message_creation", "completed"),
+    ]
     assert [c.function.output for c in steps[0].step_details.tool_calls] == ["sunny", "rainy"]
     again = httpx.post(url, json={"tool_outputs": outputs})
     assert again.status_code == 400  # the run no longer waits
@@ -141,10 +159,16 @@ def test_streaming_event_order(client, assistant, model):
     deltas = events.count("thread.message.delta")
     assert deltas >= 5
     assert [e for e in events if e != "thread.message.delta"] == [
-        "thread.run.created", "thread.run.queued", "thread.run.in_progress",
-        "thread.run.step.created", "thread.run.step.in_progress",
-        "thread.message.created", "thread.message.in_progress",
-        "thread.message.completed", "thread.run.step.completed", "thread.run.completed",
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
     ]
     assert final[0].content[0].text.value == "Streaming is fun to watch."
 
@@ -152,10 +176,16 @@ def test_streaming_event_order(client, assistant, model):
 def test_stream_events_are_snapshots(server, assistant, model):
     """Each event carries the object as it was then: deltas rebuild the text exactly once."""
     model.push(text("Snapshots, not live objects.", piece=3))
-    thread = httpx.post(f"{server.base_url}/threads", json={"messages": [{"role": "user", "content": "x"}]}).json()
+    thread = httpx.post(
+        f"{server.base_url}/threads", json={"messages": [{"role": "user", "content": "x"}]}
+    ).json()
     events = []
-    with httpx.stream("POST", f"{server.base_url}/threads/{thread['id']}/runs",
-                      json={"assistant_id": assistant.id, "stream": True}, timeout=30) as response:
+    with httpx.stream(
+        "POST",
+        f"{server.base_url}/threads/{thread['id']}/runs",
+        json={"assistant_id": assistant.id, "stream": True},
+        timeout=30,
+    ) as response:
         name = None
         for line in response.iter_lines():
             if line.startswith("event: "):
@@ -165,7 +195,10 @@ def test_stream_events_are_snapshots(server, assistant, model):
     created = next(data for name, data in events if name == "thread.message.created")
     assert created["content"][0]["text"]["value"] == ""
     rebuilt = created["content"][0]["text"]["value"] + "".join(
-        data["delta"]["content"][0]["text"]["value"] for name, data in events if name == "thread.message.delta")
+        data["delta"]["content"][0]["text"]["value"]
+        for name, data in events
+        if name == "thread.message.delta"
+    )
     completed = next(data for name, data in events if name == "thread.message.completed")
     assert rebuilt == completed["content"][0]["text"]["value"] == "Snapshots, not live objects."
 
@@ -203,7 +236,9 @@ def test_cancel_while_model_answers(client, assistant, model):
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "long answer"}])
     run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
     deadline = time.monotonic() + 10
-    while not client.beta.threads.messages.list(thread.id, run_id=run.id).data and time.monotonic() < deadline:
+    while (
+        not client.beta.threads.messages.list(thread.id, run_id=run.id).data and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     cancelled = client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     assert cancelled.status in ("cancelling", "cancelled")
@@ -215,22 +250,27 @@ def test_cancel_while_model_answers(client, assistant, model):
     with pytest.raises(openai.BadRequestError):
         client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     model.push(text("after cancel"))  # the thread is usable again
-    assert client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id).status == "completed"
+    assert (
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id).status
+        == "completed"
+    )
 
 
 def test_incomplete_on_token_limits(client, assistant, model):
     model.push(text("This answer is cut", finish_reason="length", completion_tokens=300))
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "tell me everything"}])
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
-                                                   max_completion_tokens=300)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, max_completion_tokens=300
+    )
     assert run.status == "incomplete" and run.incomplete_details.reason == "max_completion_tokens"
     assert model.requests[-1]["max_tokens"] == 300
     message = client.beta.threads.messages.list(thread.id, run_id=run.id).data[0]
     assert message.status == "incomplete" and message.incomplete_details.reason == "max_tokens"
 
     calls_before = len(model.requests)
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
-                                                   max_prompt_tokens=5)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5
+    )
     assert run.status == "incomplete" and run.incomplete_details.reason == "max_prompt_tokens"
     assert len(model.requests) == calls_before  # stopped before calling the model
 
@@ -238,8 +278,11 @@ def test_incomplete_on_token_limits(client, assistant, model):
 def test_truncation_last_messages(client, assistant, model):
     thread = client.beta.threads.create(messages=[{"role": "user", "content": f"m{i}"} for i in range(6)])
     model.push(text("ok"))
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
-                                                   truncation_strategy={"type": "last_messages", "last_messages": 2})
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        truncation_strategy={"type": "last_messages", "last_messages": 2},
+    )
     assert run.truncation_strategy.type == "last_messages"
     assert [m["content"] for m in model.requests[-1]["messages"][1:]] == ["m4", "m5"]
 
@@ -259,14 +302,27 @@ def test_upstream_errors_fail_the_run(client, assistant, model):
 def test_bad_run_requests(server, client, assistant):
     thread = client.beta.threads.create()
     url = f"{server.base_url}/threads/{thread.id}/runs"
-    for body, param in [({}, "assistant_id"), ({"assistant_id": assistant.id, "temperature": 7}, "temperature"),
-                        ({"assistant_id": assistant.id, "tool_choice": {"type": "function", "function": {"name": "nope"}}},
-                         "tool_choice.function.name"),
-                        ({"assistant_id": assistant.id, "truncation_strategy": {"type": "middle"}}, "truncation_strategy.type")]:
+    for body, param in [
+        ({}, "assistant_id"),
+        ({"assistant_id": assistant.id, "temperature": 7}, "temperature"),
+        (
+            {"assistant_id": assistant.id, "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice.function.name",
+        ),
+        (
+            {"assistant_id": assistant.id, "truncation_strategy": {"type": "middle"}},
+            "truncation_strategy.type",
+        ),
+    ]:
         r = httpx.post(url, json=body)
         assert r.status_code == 400 and r.json()["error"]["param"] == param, r.text
     assert httpx.post(url, json={"assistant_id": "asst_missing"}).status_code == 404
-    assert httpx.post(f"{server.base_url}/threads/thread_missing/runs", json={"assistant_id": assistant.id}).status_code == 404
+    assert (
+        httpx.post(
+            f"{server.base_url}/threads/thread_missing/runs", json={"assistant_id": assistant.id}
+        ).status_code
+        == 404
+    )
     assert httpx.get(f"{url}/run_missing").status_code == 404
     assert client.beta.threads.runs.list(thread.id).data == []
 
@@ -277,7 +333,10 @@ def test_upstream_outage(tmp_path):
         assistant = client.beta.assistants.create(model="m")
         started = time.monotonic()
         run = client.beta.threads.create_and_run_poll(
-            assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "anyone?"}]}, poll_interval_ms=100)
+            assistant_id=assistant.id,
+            thread={"messages": [{"role": "user", "content": "anyone?"}]},
+            poll_interval_ms=100,
+        )
         assert run.status == "failed" and run.last_error.code == "server_error"
         assert "connect" in run.last_error.message.lower() and time.monotonic() - started < 15
 
@@ -291,11 +350,13 @@ def test_restart_settles_runs(tmp_path):
             assistant = client.beta.assistants.create(model="m", tools=[WEATHER])
             model.push(tool_call("get_weather", {"city": "Lima"}))
             waiting = client.beta.threads.create_and_run_poll(
-                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Lima?"}]})
+                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Lima?"}]}
+            )
             assert waiting.status == "requires_action"
             model.push(text("slow " * 400, piece=5, delay=0.05))
             busy = client.beta.threads.create_and_run(
-                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "slow"}]})
+                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "slow"}]}
+            )
             deadline = time.monotonic() + 10
             while not client.beta.threads.messages.list(busy.thread_id, run_id=busy.id).data:
                 assert time.monotonic() < deadline
@@ -310,7 +371,10 @@ def test_restart_settles_runs(tmp_path):
             call = waiting.required_action.submit_tool_outputs.tool_calls[0]
             model.push(text("warm"))
             done = client.beta.threads.runs.submit_tool_outputs_and_poll(
-                thread_id=waiting.thread_id, run_id=waiting.id, tool_outputs=[{"tool_call_id": call.id, "output": "25C"}])
+                thread_id=waiting.thread_id,
+                run_id=waiting.id,
+                tool_outputs=[{"tool_call_id": call.id, "output": "25C"}],
+            )
             assert done.status == "completed"
         finally:
             srv.stop()
@@ -324,7 +388,8 @@ def test_requires_action_expires(tmp_path):
             assistant = client.beta.assistants.create(model="m", tools=[WEATHER])
             model.push(tool_call("get_weather", {"city": "Quito"}))
             run = client.beta.threads.create_and_run_poll(
-                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Quito?"}]})
+                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Quito?"}]}
+            )
             assert run.status == "requires_action"
             deadline = time.monotonic() + 10
             while run.status == "requires_action" and time.monotonic() < deadline:

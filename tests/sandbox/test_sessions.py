@@ -37,12 +37,15 @@ def test_file_in_and_file_out(run_pool):
     async def body(pool):
         path = await pool.put_file("s", "data.csv", b"x\n1\n2\n")
         again = await pool.put_file("s", "data.csv", b"x\n5\n")
-        result = await pool.execute("s", (
-            "import pandas as pd\n"
-            "df = pd.read_csv('/mnt/data/data.csv')\n"
-            "df.assign(y=df.x * 10).to_csv('/mnt/data/out.csv', index=False)\n"
-            "print(open('/mnt/data/data (1).csv').read().split())"
-        ))
+        result = await pool.execute(
+            "s",
+            (
+                "import pandas as pd\n"
+                "df = pd.read_csv('/mnt/data/data.csv')\n"
+                "df.assign(y=df.x * 10).to_csv('/mnt/data/out.csv', index=False)\n"
+                "print(open('/mnt/data/data (1).csv').read().split())"
+            ),
+        )
         out = await pool.read_file("s", "/mnt/data/out.csv")
         return path, again, result, out, await pool.list_files("s")
 

@@ -99,8 +99,12 @@ def _tokens(value) -> int:
 class ScriptedModel:
     """The server. Replies come from the queue (`push`) first, else from `script(request)`."""
 
-    def __init__(self, script: Callable[[dict], Reply] | None = None, models: tuple[str, ...] = ("scripted-model",),
-                 port: int = 0):
+    def __init__(
+        self,
+        script: Callable[[dict], Reply] | None = None,
+        models: tuple[str, ...] = ("scripted-model",),
+        port: int = 0,
+    ):
         self.script = script or default_reply
         self.models = models
         self.requests: list[dict] = []
@@ -158,7 +162,10 @@ class ScriptedModel:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"} for m in model.models]
+                    data = [
+                        {"id": m, "object": "model", "created": 0, "owned_by": "scripted"}
+                        for m in model.models
+                    ]
                     self._json(200, {"object": "list", "data": data})
                 else:
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -167,12 +174,16 @@ class ScriptedModel:
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
                 if self.path.rstrip("/") != "/v1/chat/completions":
-                    return self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return self._json(
+                        404, {"error": {"message": "not found", "type": "invalid_request_error"}}
+                    )
                 reply = model._next_reply(request)
                 if reply.hang:
                     time.sleep(reply.hang)
                 if reply.status != 200:
-                    return self._json(reply.status, {"error": {"message": reply.error, "type": "server_error"}})
+                    return self._json(
+                        reply.status, {"error": {"message": reply.error, "type": "server_error"}}
+                    )
                 if request.get("stream"):
                     self._stream(request, reply)
                 else:
@@ -205,14 +216,21 @@ _ids = itertools.count()
 
 
 def _base(request: dict) -> dict:
-    return {"id": f"chatcmpl-{next(_ids)}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": request.get("model", "scripted-model")}
+    return {
+        "id": f"chatcmpl-{next(_ids)}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": request.get("model", "scripted-model"),
+    }
 
 
 def _usage(request: dict, reply: Reply) -> dict:
     prompt = _tokens(request.get("messages")) + _tokens(request.get("tools") or [])
-    completion = reply.completion_tokens if reply.completion_tokens is not None else _tokens(
-        [reply.text, reply.tool_calls])
+    completion = (
+        reply.completion_tokens
+        if reply.completion_tokens is not None
+        else _tokens([reply.text, reply.tool_calls])
+    )
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -228,15 +246,42 @@ def _chunks(request: dict, reply: Reply):
         return
     yield {**_base(request), "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
     for start in range(0, len(reply.text), reply.piece):
-        piece = reply.text[start:start + reply.piece]
+        piece = reply.text[start : start + reply.piece]
         yield {**_base(request), "choices": [{"index": 0, "delta": {"content": piece}}]}
     for index, (name, arguments) in enumerate(reply.tool_calls):
         call_id = "call_" + secrets.token_hex(8)
-        yield {**_base(request), "choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}}]}
+        yield {
+            **_base(request),
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call_id,
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
         for start in range(0, len(arguments), 7):
-            yield {**_base(request), "choices": [{"index": 0, "delta": {"tool_calls": [
-                {"index": index, "function": {"arguments": arguments[start:start + 7]}}]}}]}
+            yield {
+                **_base(request),
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {"index": index, "function": {"arguments": arguments[start : start + 7]}}
+                            ]
+                        },
+                    }
+                ],
+            }
     yield {**_base(request), "choices": [{"index": 0, "delta": {}, "finish_reason": _finish(reply)}]}
     if (request.get("stream_options") or {}).get("include_usage"):
         yield {**_base(request), "choices": [], "usage": _usage(request, reply)}
@@ -247,13 +292,21 @@ def _completion(request: dict, reply: Reply) -> dict:
     message = {"role": "assistant", "content": reply.text or None}
     if reply.tool_calls:
         message["tool_calls"] = [
-            {"id": "call_" + secrets.token_hex(8), "type": "function", "function": {"name": n, "arguments": a}}
+            {
+                "id": "call_" + secrets.token_hex(8),
+                "type": "function",
+                "function": {"name": n, "arguments": a},
+            }
             for n, a in reply.tool_calls
         ]
-    return {"id": f"chatcmpl-{next(_ids)}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.get("model", "scripted-model"),
-            "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply)}],
-            "usage": _usage(request, reply)}
+    return {
+        "id": f"chatcmpl-{next(_ids)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "scripted-model"),
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply)}],
+        "usage": _usage(request, reply),
+    }
 
 
 def closed_port_url() -> str:

@@ -26,7 +26,9 @@ class Server:
         self.port = port or free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTD_")}
         # Containers start on first use unless a test asks for the warm pool at start-up.
-        self.env.update({"ASSISTD_DATA_DIR": str(self.data_dir), "ASSISTD_SANDBOX_PREWARM": "0", **(env or {})})
+        self.env.update(
+            {"ASSISTD_DATA_DIR": str(self.data_dir), "ASSISTD_SANDBOX_PREWARM": "0", **(env or {})}
+        )
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
 
@@ -46,7 +48,16 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
+                [
+                    sys.executable,
+                    "-m",
+                    "runtime.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,85 @@
+"""The `Index` interface both backends implement, its value types, and `open_index`."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from retrieval.keyword import Sparse
+
+DENSE, SPARSE = "dense", "bm25"
+_NAMESPACE = uuid.UUID("6f1c2a9e-4b7d-4c1e-9a55-0d3b8e2f7a10")
+
+
+def point_id(file_id: str, chunk_index: int) -> str:
+    """Deterministic point id: the same chunk of the same file always lands on the same point."""
+    return str(uuid.uuid5(_NAMESPACE, f"{file_id}:{chunk_index}"))
+
+
+def store_key(store_id: str) -> str:
+    """A store id made safe for a directory or collection name."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", store_id)
+
+
+@dataclass
+class IndexPoint:
+    id: str
+    dense: list  # one vector, or a list of window vectors when the index is multivector
+    sparse: Sparse | None
+    payload: dict
+
+
+@dataclass
+class IndexHit:
+    id: str
+    score: float
+    store_id: str = ""
+    payload: dict | None = None  # filled only when asked (`with_payload`) or by `payloads()`
+
+
+class Index(Protocol):
+    """Per-store point storage and the two nearest-neighbour queries hybrid search needs."""
+
+    def multivector(self, store_id: str) -> bool:
+        """Whether the store keeps several dense vectors per point (fixed when it is created)."""
+        ...
+
+    def upsert(self, store_id: str, points: list[IndexPoint]) -> None: ...
+
+    def search_dense(
+        self, store_id: str, vector: list[float], limit: int, filter=None, with_payload: bool = False
+    ) -> list[IndexHit]: ...
+
+    def search_sparse(
+        self, store_id: str, vector: Sparse, limit: int, filter=None, with_payload: bool = False
+    ) -> list[IndexHit]: ...
+
+    def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]: ...
+
+    def file_points(self, store_id: str, file_id: str) -> list[dict]: ...
+
+    def set_attributes(self, store_id: str, file_id: str, attributes: dict) -> None: ...
+
+    def delete_file(self, store_id: str, file_id: str) -> None: ...
+
+    def delete_store(self, store_id: str) -> None: ...
+
+    def has_store(self, store_id: str) -> bool: ...
+
+    def count(self, store_id: str) -> int: ...
+
+    def flush(self, store_id: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_index(qdrant_url: str | None, data_dir: Path, dimension: int, windows: int = 1) -> Index:
+    """Qdrant Edge under `data_dir/edge` unless `qdrant_url` names a server (or `:memory:`/`file://`)."""
+    if not qdrant_url:
+        from retrieval.index.edge import EdgeIndex
+
+        return EdgeIndex(Path(data_dir) / "edge", dimension, windows)
+    from retrieval.index.server import ServerIndex
+
+    return ServerIndex.from_url(qdrant_url, dimension, windows)

@@ -1,0 +1,214 @@
+"""Embedded backend: one Qdrant Edge shard (`qdrant_edge.EdgeShard`) per vector store.
+
+Shards live in `<root>/<store>/`, are opened on first use and kept open; updates go through
+Qdrant's write-ahead log; `flush()` after each file persists and runs the optimizers. A per-store
+lock serialises writers and
+shard open/close; queries run concurrently.
+"""
+
+import shutil
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import qdrant_edge as q
+
+from retrieval.filters import payload_fields, to_qdrant
+from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, store_key
+from retrieval.keyword import Sparse
+
+MODELS = SimpleNamespace(
+    Filter=q.Filter, FieldCondition=q.FieldCondition, MatchValue=q.MatchValue, Range=q.RangeFloat
+)
+
+
+def _file_filter(file_id: str) -> q.Filter:
+    return q.Filter(must=[q.FieldCondition(key="file_id", match=q.MatchValue(file_id))])
+
+
+class EdgeIndex:
+    def __init__(self, root: Path, dimension: int, windows: int = 1):
+        self.root, self.dimension, self.windows = Path(root), dimension, windows
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._shards: dict[str, q.EdgeShard] = {}
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+        self._multi: dict[str, bool] = {}
+
+    # Shards
+
+    def _lock(self, store_id: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(store_id, threading.RLock())
+
+    def _path(self, store_id: str) -> Path:
+        return self.root / store_key(store_id)
+
+    def _marker(self, store_id: str) -> Path:
+        return self.root / f"{store_key(store_id)}.multivector"
+
+    def multivector(self, store_id: str) -> bool:
+        """Whether the store's dense vector is a multivector (a marker file beside the shard says so);
+        for a store that does not exist yet, what it will be."""
+        if store_id not in self._multi:
+            if not self._path(store_id).exists():
+                return self.windows > 1
+            self._multi[store_id] = self._marker(store_id).exists()
+        return self._multi[store_id]
+
+    def _config(self) -> q.EdgeConfig:
+        multi = q.MultiVectorConfig(q.MultiVectorComparator.MaxSim) if self.windows > 1 else None
+        return q.EdgeConfig(
+            vectors={
+                DENSE: q.EdgeVectorParams(
+                    size=self.dimension, distance=q.Distance.Cosine, multivector_config=multi
+                )
+            },
+            sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        )
+
+    def _shard(self, store_id: str, create: bool) -> q.EdgeShard | None:
+        shard = self._shards.get(store_id)
+        if shard is not None:
+            return shard
+        with self._lock(store_id):
+            shard = self._shards.get(store_id)
+            if shard is not None:
+                return shard
+            path = self._path(store_id)
+            if path.exists() and any(path.iterdir()):
+                shard = q.EdgeShard.load(str(path))
+            elif create:
+                if self.windows > 1:
+                    self._marker(store_id).touch()
+                self._multi[store_id] = self.windows > 1
+                shard = q.EdgeShard.create(str(path), self._config())
+                shard.update(q.UpdateOperation.create_field_index("file_id", q.PayloadSchemaType.Keyword))
+            else:
+                return None
+            self._shards[store_id] = shard
+            return shard
+
+    def has_store(self, store_id: str) -> bool:
+        return store_id in self._shards or self._path(store_id).exists()
+
+    # Writes
+
+    def upsert(self, store_id: str, points: list[IndexPoint]) -> None:
+        if not points:
+            return
+        shard = self._shard(store_id, create=True)
+        records, multi = [], self.multivector(store_id)
+        for p in points:
+            vector = {DENSE: [list(map(float, v)) for v in p.dense] if multi else list(map(float, p.dense))}
+            if p.sparse is not None and p.sparse.indices:
+                vector[SPARSE] = q.SparseVector(p.sparse.indices, p.sparse.values)
+            records.append(q.Point(p.id, vector, p.payload))
+        with self._lock(store_id):
+            shard.update(q.UpdateOperation.upsert_points(records))
+
+    def delete_file(self, store_id: str, file_id: str) -> None:
+        shard = self._shard(store_id, create=False)
+        if shard is not None:
+            with self._lock(store_id):
+                shard.update(q.UpdateOperation.delete_points_by_filter(_file_filter(file_id)))
+
+    def set_attributes(self, store_id: str, file_id: str, attributes: dict) -> None:
+        shard = self._shard(store_id, create=False)
+        if shard is not None:
+            with self._lock(store_id):
+                shard.update(
+                    q.UpdateOperation.set_payload_by_filter(_file_filter(file_id), payload_fields(attributes))
+                )
+
+    def delete_store(self, store_id: str) -> None:
+        with self._lock(store_id):
+            shard = self._shards.pop(store_id, None)
+            if shard is not None:
+                shard.close()
+            shutil.rmtree(self._path(store_id), ignore_errors=True)
+            self._marker(store_id).unlink(missing_ok=True)
+            self._multi.pop(store_id, None)
+
+    def flush(self, store_id: str) -> None:
+        """Persist, then let Qdrant's optimizers run (Edge has no background optimizer): once a
+        segment outgrows the indexing threshold this builds its HNSW graph, otherwise it is a no-op."""
+        shard = self._shards.get(store_id)
+        if shard is not None:
+            with self._lock(store_id):
+                shard.flush()
+                shard.optimize()
+
+    def close(self) -> None:
+        with self._guard:
+            shards, self._shards = dict(self._shards), {}
+        for store_id, shard in shards.items():
+            with self._lock(store_id):
+                shard.flush()
+                shard.close()
+
+    # Reads
+
+    def _query(self, store_id: str, query, limit: int, filter, with_payload: bool) -> list[IndexHit]:
+        shard = self._shard(store_id, create=False)
+        if shard is None:
+            return []
+        request = q.QueryRequest(
+            limit=limit,
+            query=query,
+            filter=to_qdrant(filter, MODELS) if filter is not None else None,
+            with_payload=with_payload,
+        )
+        try:
+            points = shard.query(request)
+        except Exception:
+            if self._shards.get(store_id) is not shard:  # the store was deleted meanwhile
+                return []
+            raise
+        return [
+            IndexHit(str(p.id), float(p.score), store_id, p.payload if with_payload else None) for p in points
+        ]
+
+    def search_dense(
+        self, store_id: str, vector, limit: int, filter=None, with_payload=False
+    ) -> list[IndexHit]:
+        vector = list(map(float, vector))
+        query = q.Query.Nearest([vector] if self.multivector(store_id) else vector, using=DENSE)
+        return self._query(store_id, query, limit, filter, with_payload)
+
+    def search_sparse(
+        self, store_id: str, vector: Sparse, limit: int, filter=None, with_payload=False
+    ) -> list[IndexHit]:
+        if not vector.indices:
+            return []
+        query = q.Query.Nearest(q.SparseVector(vector.indices, vector.values), using=SPARSE)
+        return self._query(store_id, query, limit, filter, with_payload)
+
+    def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
+        shard = self._shard(store_id, create=False)
+        if shard is None or not ids:
+            return {}
+        try:
+            records = shard.retrieve(list(ids), with_payload=True, with_vector=False)
+        except Exception:
+            if self._shards.get(store_id) is not shard:  # the store was deleted meanwhile
+                return {}
+            raise
+        return {str(r.id): r.payload or {} for r in records}
+
+    def file_points(self, store_id: str, file_id: str) -> list[dict]:
+        shard = self._shard(store_id, create=False)
+        if shard is None:
+            return []
+        out, offset = [], None
+        while True:
+            records, offset = shard.scroll(
+                q.ScrollRequest(offset=offset, limit=256, filter=_file_filter(file_id), with_payload=True)
+            )
+            out.extend(r.payload or {} for r in records)
+            if offset is None:
+                return out
+
+    def count(self, store_id: str) -> int:
+        shard = self._shard(store_id, create=False)
+        return 0 if shard is None else shard.count(q.CountRequest(exact=True))

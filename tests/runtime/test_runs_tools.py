@@ -1,0 +1,201 @@
+"""Runs that use the built-in tools for real: code in a Docker sandbox (images, generated files,
+uploaded inputs, cancel mid-execution) and file search over a vector store (citations)."""
+
+import re
+import time
+
+import httpx
+import pytest
+
+from tests.support.scripted_model import Reply, ScriptedModel, text, tool_call
+from tests.support.server import Server
+
+PLOT_CODE = """
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv('/mnt/data/sales.csv')
+print('total', df['amount'].sum())
+df.plot(x='month', y='amount'); plt.show()
+df.assign(double=df['amount'] * 2).to_csv('/mnt/data/doubled.csv', index=False)
+"""
+
+
+def tool_result(request: dict) -> str:
+    return next(m["content"] for m in reversed(request["messages"]) if m["role"] == "tool")
+
+
+@pytest.fixture(scope="module")
+def model():
+    with ScriptedModel() as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def server(model, tmp_path_factory, docker_client):
+    env = {"ASSISTD_MODEL_BASE_URL": model.base_url}
+    with Server(tmp_path_factory.mktemp("tools") / "data", env=env) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return server.client(timeout=300)
+
+
+def test_code_interpreter_with_input_file_image_and_output_file(client, model):
+    sales = client.files.create(file=("sales.csv", b"month,amount\n1,10\n2,20\n3,12\n"), purpose="assistants")
+    assistant = client.beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
+    thread = client.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "Plot my sales and double them.",
+                "attachments": [{"file_id": sales.id, "tools": [{"type": "code_interpreter"}]}],
+            }
+        ]
+    )
+    model.push(
+        tool_call("python", {"code": PLOT_CODE}),
+        text("Total is 42. Chart above; doubled values: [doubled.csv](sandbox:/mnt/data/doubled.csv)."),
+    )
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+
+    assert "/mnt/data/sales.csv" in model.requests[-2]["messages"][0]["content"]  # the model was told
+    assert "total 42" in tool_result(model.requests[-1])  # and saw the code's output
+
+    steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
+    assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+    call = steps[0].step_details.tool_calls[0]
+    assert call.type == "code_interpreter" and "read_csv" in call.code_interpreter.input
+    logs = [o for o in call.code_interpreter.outputs if o.type == "logs"]
+    images = [o for o in call.code_interpreter.outputs if o.type == "image"]
+    assert logs and "total 42" in logs[0].logs
+    assert len(images) == 1
+    png = client.files.content(images[0].image.file_id).read()
+    assert png.startswith(b"\x89PNG")
+    assert client.files.retrieve(images[0].image.file_id).purpose == "assistants_output"
+
+    answer = client.beta.threads.messages.list(thread.id, run_id=run.id).data[0]
+    assert [c.type for c in answer.content] == ["image_file", "text"]
+    assert answer.content[0].image_file.file_id == images[0].image.file_id
+    note = answer.content[1].text.annotations[0]
+    assert note.type == "file_path" and note.text == "sandbox:/mnt/data/doubled.csv"
+    assert answer.content[1].text.value[note.start_index : note.end_index] == note.text
+    doubled = client.files.content(note.file_path.file_id).read().decode()
+    assert doubled.splitlines() == ["month,amount,double", "1,10,20", "2,20,40", "3,12,24"]
+    assert client.files.retrieve(note.file_path.file_id).filename == "doubled.csv"
+
+    model.push(tool_call("python", {"code": "print(df['amount'].max())"}), text("max is 20"))
+    client.beta.threads.messages.create(thread.id, role="user", content="max?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed" and tool_result(model.requests[-1]).strip() == "20"  # kernel state kept
+
+
+def test_cancel_while_code_runs(client, model):
+    assistant = client.beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "wait"}])
+    model.push(tool_call("python", {"code": "x = 41\nimport time\ntime.sleep(120)"}))
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    deadline = time.monotonic() + 60
+    while not client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)
+    started = time.monotonic()
+    client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    run = client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=100)
+    assert run.status == "cancelled" and time.monotonic() - started < 10
+    step = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data[0]
+    assert step.status == "cancelled"
+
+    model.push(tool_call("python", {"code": "print(x + 1)"}), text("done"))
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed" and tool_result(model.requests[-1]).strip() == "42"
+
+
+def cite_first_result(request: dict) -> Reply:
+    """Answer from the search results, citing the first one as OpenAI's models do."""
+    if request["messages"][-1]["role"] != "tool":
+        return tool_call("file_search", {"query": request["messages"][-1]["content"]})
+    results = tool_result(request)
+    marker = re.search(r"【\d+:\d+†[^】]+】", results).group(0)
+    return text(f"The launch code is in the handbook {marker}.")
+
+
+FACTS = {
+    "handbook.txt": "Operations handbook. The launch code for project Zephyr is AZURE-7741. Keep it secret.",
+    "menu.txt": "Cafeteria menu. Monday: lentil soup. Tuesday: grilled fish. Wednesday: pasta.",
+    "garden.md": "# Garden notes\nTomatoes need six hours of sun. Water the basil every morning.",
+}
+
+
+def test_file_search_with_citation(client, model, server):
+    ids = {
+        name: client.files.create(file=(name, body.encode()), purpose="assistants").id
+        for name, body in FACTS.items()
+    }
+    store = client.vector_stores.create(name="docs", file_ids=list(ids.values()))
+    deadline = time.monotonic() + 120
+    while client.vector_stores.retrieve(store.id).file_counts.completed < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assistant = client.beta.assistants.create(
+        model="scripted-model",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "What is the launch code for Zephyr?"}]
+    )
+    model.script = cite_first_result
+    try:
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    finally:
+        model.script = lambda request: text("ok")
+    assert run.status == "completed", run.last_error
+
+    answer = client.beta.threads.messages.list(thread.id, run_id=run.id).data[0].content[0].text
+    citation = answer.annotations[0]
+    assert citation.type == "file_citation" and citation.file_citation.file_id == ids["handbook.txt"]
+    assert answer.value[citation.start_index : citation.end_index] == citation.text
+    assert citation.text.endswith("†handbook.txt】")
+
+    step = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data[0]
+    search = step.step_details.tool_calls[0].file_search
+    assert (
+        search.ranking_options.ranker == "default_2024_08_21"
+        and search.ranking_options.score_threshold == 0.0
+    )
+    assert search.results[0].file_id == ids["handbook.txt"] and search.results[0].file_name == "handbook.txt"
+    assert search.results[0].content is None  # content only when asked for
+    url = f"{server.base_url}/threads/{thread.id}/runs/{run.id}/steps/{step.id}"
+    full = httpx.get(
+        url, params={"include[]": "step_details.tool_calls[*].file_search.results[*].content"}
+    ).json()
+    assert (
+        "AZURE-7741"
+        in full["step_details"]["tool_calls"][0]["file_search"]["results"][0]["content"][0]["text"]
+    )
+
+
+def test_file_search_attachment_builds_thread_store(client, model):
+    note = client.files.create(
+        file=("note.txt", b"The wifi password is correct-horse-battery."), purpose="assistants"
+    )
+    assistant = client.beta.assistants.create(model="scripted-model", tools=[{"type": "file_search"}])
+    thread = client.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "wifi password?",
+                "attachments": [{"file_id": note.id, "tools": [{"type": "file_search"}]}],
+            }
+        ]
+    )
+    model.push(tool_call("file_search", {"query": "wifi password"}), text("see the note"))
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    assert "correct-horse-battery" in tool_result(model.requests[-1])
+    store_ids = client.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids
+    store = client.vector_stores.retrieve(store_ids[0])
+    assert store.expires_after.anchor == "last_active_at" and store.expires_after.days == 7
