@@ -58,8 +58,8 @@ class CodeSandbox:
                 raise CodeSandboxError(str(exc)) from exc
             raise
 
-    async def execute(self, thread_id: str, code: str, timeout: float):
-        result = await self._call("execute", thread_id, code, timeout=timeout)
+    async def execute(self, thread_id: str, code: str):
+        result = await self._call("execute", thread_id, code)
         if result.restarted:  # a fresh kernel starts with an empty /mnt/data
             self._placed.pop(thread_id, None)
         return result

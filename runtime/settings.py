@@ -28,7 +28,6 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     run_max_steps: int = 25
     run_expires_seconds: int = 600
-    code_timeout: float = 120.0
     sandbox_prewarm: bool = True
     embedding_model: str | None = None
     qdrant_url: str | None = None

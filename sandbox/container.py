@@ -9,6 +9,7 @@ volume's mount point. This object owns the container's start, liveness, interrup
 import asyncio
 import json
 import os
+import queue
 import secrets
 import shutil
 import tempfile
@@ -130,17 +131,36 @@ class KernelContainer:
                 "signature_scheme": "hmac-sha256",
             }
         )
-        kc.start_channels()
+        kc.start_channels(hb=False)
         self.kc = kc
-        try:
-            await kc.wait_for_ready(timeout=self.config.start_timeout)
-        except RuntimeError as exc:
+        problem = await self._wait_ready()
+        if problem:
             logs = await asyncio.to_thread(self._logs)
             await self.remove()
-            raise SandboxUnavailable(
-                f"the kernel did not become ready: {exc}; container log: {logs}"
-            ) from exc
+            raise SandboxUnavailable(f"the kernel did not become ready: {problem}; container log: {logs}")
         return self
+
+    async def _wait_ready(self) -> str | None:
+        """Ask for kernel_info until the shell answers and IOPub is connected; the problem, if any.
+
+        Liveness comes from the container's state, not the heartbeat: under gVisor or a loaded host a
+        kernel can take longer than a heartbeat period to start, which is not death.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.start_timeout
+        while loop.time() < deadline:
+            self.kc.kernel_info()
+            try:
+                reply = await self.kc.get_shell_msg(timeout=0.5)
+                if reply["msg_type"] == "kernel_info_reply":
+                    # A status message on IOPub shows it is subscribed too (sessions skip stale ones).
+                    await self.kc.get_iopub_msg(timeout=0.5)
+                    return None
+            except queue.Empty:
+                pass
+            if not await self.alive():
+                return await self.exit_reason()
+        return f"no answer in {self.config.start_timeout:g} s"
 
     def _logs(self) -> str:
         try:

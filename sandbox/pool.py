@@ -66,6 +66,14 @@ class SessionPool:
         except Exception as exc:  # a failed warm start only costs the next session its start-up
             log.warning("could not pre-start a kernel: %s", exc)
 
+    async def _take_kernel(self) -> KernelContainer:
+        """A pre-started kernel: a ready one, else the one starting now, else a new one."""
+        if not self._warm:
+            starting = [t for t in self._tasks if not t.done()]
+            if starting:
+                await asyncio.wait(starting, return_when=asyncio.FIRST_COMPLETED)
+        return self._warm.pop(0) if self._warm else await self._new_kernel().start()
+
     async def _session(self, key: str) -> Session:
         session = self._sessions.get(key)
         if session is not None:
@@ -80,7 +88,7 @@ class SessionPool:
                     f"{len(self._sessions)} code sessions are live, the maximum; raise "
                     "ASSISTD_SANDBOX_MAX_SESSIONS to allow more, or wait for idle ones to expire."
                 )
-            kernel = self._warm.pop(0) if self._warm else await self._new_kernel().start()
+            kernel = await self._take_kernel()
             self._refill()
             session = self._sessions[key] = Session(kernel, self.config)
             return session

@@ -43,9 +43,7 @@ class ToolRunner:
         engine = self.engine
         try:
             await engine.place_files(run)
-            execution = await engine.sandbox.execute(
-                run["thread_id"], code, timeout=engine.settings.code_timeout
-            )
+            execution = await engine.sandbox.execute(run["thread_id"], code)
         except CodeSandboxError as exc:
             raise ToolError(f"The code interpreter is unavailable: {exc}") from exc
         result = CodeResult(model_text=_model_text(execution))

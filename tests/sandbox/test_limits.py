@@ -57,7 +57,7 @@ def test_memory_bomb_is_killed_and_neighbour_is_fine(run_pool):
     assert neighbour_fine(during, after)
 
 
-def test_fork_bomb_is_contained(run_pool):
+def test_fork_bomb_is_contained(run_pool, runtime):
     bomb = (
         "import os, time\n"
         "children = 0\n"
@@ -74,8 +74,11 @@ def test_fork_bomb_is_contained(run_pool):
         return await with_neighbour(pool, bomb, timeout=20)
 
     result, during, after = run_pool(body, pids_limit=64)
-    assert "stopped after" in result.stdout
-    assert int(result.stdout.split()[2]) < 64
+    if runtime == "runc":
+        assert "stopped after" in result.stdout
+        assert int(result.stdout.split()[2]) < 64
+    else:  # gVisor's ptrace platform spends host pids on the sandbox itself: it dies and is replaced
+        assert "stopped after" in result.stdout or result.restarted
     assert neighbour_fine(during, after)
 
 
@@ -138,8 +141,9 @@ def test_session_limit(run_pool):
 
 def test_interrupt_stops_a_running_execution(run_pool):
     async def body(pool):
-        task = asyncio.create_task(pool.execute("s", "import time\nv = 7\ntime.sleep(60)"))
-        await asyncio.sleep(2)
+        await pool.execute("s", "v = 7")  # the session's kernel is up, so the next cell starts at once
+        task = asyncio.create_task(pool.execute("s", "import time\ntime.sleep(60)"))
+        await asyncio.sleep(1)
         await pool.interrupt("s")
         result = await asyncio.wait_for(task, 10)
         return result, await pool.execute("s", "print(v)")

@@ -1,6 +1,7 @@
 """Sessions in real containers: state, isolation, outputs, files, hardening."""
 
 import asyncio
+import gc
 import os
 
 import pytest
@@ -124,7 +125,8 @@ def test_orphans_from_an_earlier_process_are_reaped(run_pool, kernel_image, tmp_
     assert os.path.isdir(tmp_path / "state")
 
 
-# docker-py leaks a socket inside `from_env` when the engine is unreachable; that is its bug, not ours.
+# docker-py leaks a socket inside `from_env` when the engine is unreachable; that is its bug, not ours
+# (collected here, under this test's filter, rather than at the end of the session).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_docker_unreachable_is_a_clear_error(kernel_image, tmp_path, monkeypatch):
     import sandbox
@@ -139,3 +141,4 @@ def test_docker_unreachable_is_a_clear_error(kernel_image, tmp_path, monkeypatch
             return str(exc)
 
     assert "no Docker engine" in asyncio.run(main())
+    gc.collect()
