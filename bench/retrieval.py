@@ -157,9 +157,12 @@ def fill_real(retriever: Retriever, root: Path, chunks: int) -> int:
     return total
 
 
-def fill_synthetic(retriever: Retriever, store: str, chunks: int, base: np.ndarray) -> None:
+def fill_synthetic(
+    retriever: Retriever, store: str, chunks: int, base: np.ndarray, file_id: str | None = None
+) -> None:
     """Upsert `chunks` synthetic points: noisy copies of `base` (real embeddings of synthetic text),
-    BM25 vectors of fresh synthetic text; no embedding."""
+    BM25 vectors of fresh synthetic text; no embedding. Points belong to made-up files of 50 chunks,
+    or all to `file_id` (after its real chunks) when given."""
     rng, nrng = random.Random(2), np.random.default_rng(2)
     index, keywords = retriever.index, retriever.keywords
     for start in range(0, chunks, 1000):
@@ -172,13 +175,13 @@ def fill_synthetic(retriever: Retriever, store: str, chunks: int, base: np.ndarr
             text = synthetic_text(rng, 75)
             points.append(
                 IndexPoint(
-                    point_id("synthetic", start + i),
+                    point_id(file_id or "synthetic", 10_000_000 + start + i),
                     vector,
                     keywords.document(text),
                     {
-                        "file_id": f"syn{(start + i) // 50}",
+                        "file_id": file_id or f"syn{(start + i) // 50}",
                         "filename": "synthetic.txt",
-                        "chunk_index": (start + i) % 50,
+                        "chunk_index": 10_000_000 + start + i if file_id else (start + i) % 50,
                         "page": None,
                         "text": text,
                         "attributes": {},
@@ -371,6 +374,7 @@ def run(args, root: Path, sizes: tuple[int, int], docs: int) -> None:
                 retrieval_api.search_latency_at(server, sizes[0], queries=args.queries)
             finally:
                 server.stop()
+            retrieval_api.search_latency_synthetic(sizes[1], queries=args.queries)
         except Exception as exc:  # the API bench belongs to another package; report, don't hide our figures
             print(f"    API benchmark failed: {exc!r}")
 

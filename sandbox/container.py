@@ -115,14 +115,26 @@ class KernelContainer:
         self.data_path = Path(self.volume.attrs["Mountpoint"])
 
     async def start(self) -> "KernelContainer":
-        key = secrets.token_hex(16)
+        """Start the container and connect to its kernel; on any failure or cancellation (say, by a
+        closing pool) nothing is left behind: no container, volume or open socket."""
         try:
-            await asyncio.to_thread(self._run_container, key)
-        except docker.errors.DockerException as exc:
+            await self._start(secrets.token_hex(16))
+        except BaseException:
             await self.remove()
+            raise
+        return self
+
+    async def _start(self, key: str) -> None:
+        run = asyncio.ensure_future(asyncio.to_thread(self._run_container, key))
+        try:
+            await asyncio.shield(run)  # a cancelled caller still waits for the container to exist
+        except asyncio.CancelledError:
+            await asyncio.gather(run, return_exceptions=True)
+            raise
+        except docker.errors.DockerException as exc:
             raise SandboxUnavailable(f"could not start a kernel container: {exc}") from exc
-        kc = AsyncKernelClient()
-        kc.load_connection_info(
+        self.kc = AsyncKernelClient()
+        self.kc.load_connection_info(
             {
                 **PORTS,
                 "transport": "ipc",
@@ -131,14 +143,11 @@ class KernelContainer:
                 "signature_scheme": "hmac-sha256",
             }
         )
-        kc.start_channels(hb=False)
-        self.kc = kc
+        self.kc.start_channels(hb=False)
         problem = await self._wait_ready()
         if problem:
             logs = await asyncio.to_thread(self._logs)
-            await self.remove()
             raise SandboxUnavailable(f"the kernel did not become ready: {problem}; container log: {logs}")
-        return self
 
     async def _wait_ready(self) -> str | None:
         """Ask for kernel_info until the shell answers and IOPub is connected; the problem, if any.

@@ -214,18 +214,6 @@ class Page:
         self.until(lambda d: d.find_element(self.By.ID, "send").is_enabled(), "the run never finished")
 
 
-def vector_stores_ready(server) -> bool:
-    response = httpx.get(server.base_url + "/vector_stores", headers={"Authorization": f"Bearer {API_KEY}"})
-    return response.status_code == 200 and "vector stores disabled" not in server.log()
-
-
-def script(model, *replies) -> None:
-    """Queue the model's next replies, dropping any that an earlier, failed run left unused."""
-    with model._lock:
-        model._queue.clear()
-    model.push(*replies)
-
-
 def use_assistant(page, client, name: str):
     """Pick the named assistant in the list (the chat then runs it); returns it from the API."""
     assistant = next(a for a in client.beta.assistants.list().data if a.name == name)
@@ -328,10 +316,6 @@ def test_create_and_edit_an_assistant(page, client, tmp_path):
 
 
 def test_file_search_files_go_into_a_vector_store(page, client, server, tmp_path):
-    if not vector_stores_ready(server):
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but vector stores are disabled (see the server log)")
-        pytest.skip("vector stores are disabled on this machine (see the server log)")
     notes = tmp_path / "harbour-notes.txt"
     notes.write_text(
         "The lighthouse keeper of Port Elm is named Marguerite Osei. She has kept the light since 1987."
@@ -353,7 +337,7 @@ def test_file_search_files_go_into_a_vector_store(page, client, server, tmp_path
 
 def test_send_a_message_on_a_new_thread(page, client, server, model, tmp_path):
     answer = "Hello! I am the scripted model, streaming this answer word by word."
-    script(model, scripted.text(answer, delay=0.03))
+    model.replace(scripted.text(answer, delay=0.03))
     page.click("#new-assistant")  # a plain assistant: no tools, so no sandbox for this run
     page.fill("a-name", "Plain chat")
     page.click("#a-save")
@@ -411,8 +395,7 @@ print("sum is", sum(range(10)))
 @pytest.mark.docker
 def test_code_run_shows_code_logs_and_image(page, client, server, model, docker_client):
     use_assistant(page, client, "Data analyst")
-    script(
-        model,
+    model.replace(
         scripted.tool_call("python", {"code": TINY_PNG_CODE}),
         scripted.text("Here is the gradient image."),
     )
@@ -444,8 +427,7 @@ def test_file_search_citation(page, client, server, model):
     assistant = use_assistant(page, client, "Data analyst")
     if not (assistant.tool_resources.file_search and assistant.tool_resources.file_search.vector_store_ids):
         pytest.skip("the assistant has no file search files (the vector stores API is missing)")
-    script(
-        model,
+    model.replace(
         scripted.tool_call("file_search", {"query": "lighthouse keeper of Port Elm"}),
         scripted.text("The keeper is Marguerite Osei【0:0†harbour-notes.txt】."),
     )
@@ -460,8 +442,7 @@ def test_file_search_citation(page, client, server, model):
 
 def test_function_call_answered_from_the_page(page, client, server, model):
     use_assistant(page, client, "Data analyst")
-    script(
-        model,
+    model.replace(
         scripted.tool_call("get_weather", {"city": "Lyon"}),
         scripted.text("It is sunny in Lyon, 21 °C."),
     )

@@ -7,7 +7,7 @@ from runtime.settings import Settings
 
 
 def test_attach_to_thread_and_search(tmp_path):
-    app = create_app(Settings(data_dir=tmp_path / "data"))
+    app = create_app(Settings(data_dir=tmp_path / "data", sandbox_prewarm=False))
     with TestClient(app) as http:
         zebra = http.post(
             "/v1/files",

@@ -1,6 +1,7 @@
 """Faults and abuse stay inside one session: timeouts, crashes, bombs, floods, disk fill, expiry, limits."""
 
 import asyncio
+import gc
 
 import pytest
 
@@ -172,3 +173,21 @@ def test_warm_pool_hands_out_started_kernels(kernel_image, tmp_path, docker_clie
     prestarted, result, used = asyncio.run(main())
     assert result.stdout.strip() == "first"
     assert used in prestarted  # the session got the kernel started before it was asked for
+
+
+def test_closing_while_kernels_start_leaves_nothing(kernel_image, tmp_path, docker_client):
+    async def main():
+        pool = sandbox.SessionPool(sandbox.SandboxConfig.from_env(tmp_path, kernel_image, warm_pool=2))
+        await pool.start()
+        mine = {"label": f"assistd.sandbox.owner={pool.owner}"}
+        for _ in range(100):  # close once the containers exist, before their kernels answer
+            if docker_client.containers.list(filters=mine):
+                break
+            await asyncio.sleep(0.05)
+        await pool.close()
+        return mine
+
+    mine = asyncio.run(main())
+    gc.collect()  # an unclosed kernel client would warn here (warnings are errors)
+    assert docker_client.containers.list(all=True, filters=mine) == []
+    assert docker_client.volumes.list(filters=mine) == []

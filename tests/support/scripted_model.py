@@ -122,6 +122,12 @@ class ScriptedModel:
         with self._lock:
             self._queue.extend(replies)
 
+    def replace(self, *replies: Reply) -> None:
+        """Drop the queued replies (say, ones a failed run left unused), then queue these."""
+        with self._lock:
+            self._queue.clear()
+            self._queue.extend(replies)
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
