@@ -3,6 +3,8 @@
 import asyncio
 import gc
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -104,16 +106,25 @@ def test_containers_carry_our_labels_and_limits(run_pool, docker_client):
 
 
 def test_orphans_from_an_earlier_process_are_reaped(run_pool, kernel_image, tmp_path, docker_client):
-    import sandbox
-
-    async def leave_behind():
-        config = sandbox.SandboxConfig.from_env(tmp_path / "state", kernel_image, warm_pool=0)
-        pool = sandbox.SessionPool(config)
-        await pool.start()
-        await pool.execute("s", "1")
-        return pool.owner  # no close(): as if the process died
-
-    owner = asyncio.run(leave_behind())
+    earlier_process = (  # starts a session, then dies without cleaning up
+        "import asyncio, os, sys, sandbox\n"
+        "async def main():\n"
+        "    config = sandbox.SandboxConfig.from_env(sys.argv[1], sys.argv[2], warm_pool=0)\n"
+        "    pool = sandbox.SessionPool(config)\n"
+        "    await pool.start()\n"
+        "    await pool.execute('s', '1')\n"
+        "    print(pool.owner, flush=True)\n"
+        "    os._exit(0)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", earlier_process, str(tmp_path / "state"), kernel_image],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    owner = done.stdout.strip()
+    assert owner, done.stderr
     mine = {"label": f"assistd.sandbox.owner={owner}"}
     assert len(docker_client.containers.list(filters=mine)) == 1
 
