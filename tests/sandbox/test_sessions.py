@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from sandbox.container import RUNSC_EXTRA_PIDS
+
 
 def test_state_persists_within_a_session_and_not_across(run_pool):
     async def body(pool):
@@ -91,7 +93,7 @@ def test_hardening_seen_from_inside(run_pool, monkeypatch):
     assert "net open" not in out and "ifaces ['lo']" in out
 
 
-def test_containers_carry_our_labels_and_limits(run_pool, docker_client):
+def test_containers_carry_our_labels_and_limits(run_pool, docker_client, runtime):
     async def body(pool):
         await pool.execute("s", "1")
         return docker_client.containers.list(filters={"label": f"assistd.sandbox.owner={pool.owner}"})
@@ -100,7 +102,8 @@ def test_containers_carry_our_labels_and_limits(run_pool, docker_client):
     host = containers[0].attrs["HostConfig"]
     assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"][0]
-    assert host["Memory"] == 512 * 1024 * 1024 and host["PidsLimit"] == 64
+    extra = RUNSC_EXTRA_PIDS if runtime == "runsc" else 0  # room for gVisor's own threads
+    assert host["Memory"] == 512 * 1024 * 1024 and host["PidsLimit"] == 64 + extra
     assert not any("docker.sock" in b for b in host.get("Binds") or [])
     assert containers[0].attrs["Config"]["User"] == "1000:1000"
 
