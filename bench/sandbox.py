@@ -6,7 +6,6 @@ against a bare local kernel, and round trips with 20 sessions executing at once.
 
 import argparse
 import asyncio
-import queue
 import statistics
 import sys
 import tempfile
@@ -20,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sandbox  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "assistd"
+CONCURRENT_CODE = "sum(range(1000))"
+SESSIONS, ROUNDS = 20, 20  # sessions executing at once, executions each
 
 
 def ms(seconds: float) -> str:
@@ -35,34 +36,66 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bare_round_trips(n: int) -> list[float]:
-    """The same execute round trip on a plain local ipykernel: no container, tcp transport."""
-    km = AsyncKernelManager(kernel_name="python3")
-    await km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    await kc.wait_for_ready(timeout=60)
-    times = []
-    try:
-        for _ in range(n + 10):
-            started = time.perf_counter()
-            msg_id = kc.execute("1 + 1", stop_on_error=False)
-            while True:
-                try:
-                    msg = await kc.get_iopub_msg(timeout=10)
-                except queue.Empty:
-                    break
-                if (
-                    msg["parent_header"].get("msg_id") == msg_id
-                    and msg["header"]["msg_type"] == "status"
-                    and msg["content"]["execution_state"] == "idle"
-                ):
-                    break
-            times.append(time.perf_counter() - started)
-    finally:
+async def bare_kernels(count: int) -> list:
+    """Plain local ipykernels (no container, tcp transport), started and ready: `(manager, client)`."""
+    pairs = []
+    for _ in range(count):
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=60)
+        pairs.append((km, kc))
+    return pairs
+
+
+async def bare_execute(kc, code: str) -> float:
+    """One execute round trip on a bare kernel: request to idle status and shell reply."""
+    started = time.perf_counter()
+    msg_id = kc.execute(code, stop_on_error=False)
+    while True:
+        msg = await kc.get_iopub_msg(timeout=10)
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["header"]["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+        ):
+            break
+    while (await kc.get_shell_msg(timeout=10))["parent_header"].get("msg_id") != msg_id:
+        pass
+    return time.perf_counter() - started
+
+
+async def stop_bare(pairs: list) -> None:
+    for km, kc in pairs:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
+
+
+async def bare_round_trips(n: int) -> list[float]:
+    """The warm round trip on one bare kernel."""
+    pairs = await bare_kernels(1)
+    try:
+        times = [await bare_execute(pairs[0][1], "1 + 1") for _ in range(n + 10)]
+    finally:
+        await stop_bare(pairs)
     return times[10:]
+
+
+async def bare_concurrent(sessions: int, rounds: int) -> list[float]:
+    """The concurrent round trips on `sessions` bare kernels executing at once."""
+    pairs = await bare_kernels(sessions)
+    try:
+        for _, kc in pairs:
+            await bare_execute(kc, "1")
+
+        async def loop(kc) -> list[float]:
+            return [await bare_execute(kc, CONCURRENT_CODE) for _ in range(rounds)]
+
+        lists = await asyncio.gather(*(loop(kc) for _, kc in pairs))
+    finally:
+        await stop_bare(pairs)
+    return [t for times in lists for t in times]
 
 
 async def main(runtime: str, n: int) -> None:
@@ -95,23 +128,24 @@ async def main(runtime: str, n: int) -> None:
             print(f"bare local kernel round trip (tcp)    {p50_p95(bare)}")
             print(f"sandbox overhead                       p50 {ms(overhead)}")
 
-            for i in range(20):
+            for i in range(SESSIONS):
                 await pool.execute(f"c{i}", "1")
 
-            async def session_loop(key: str, times: list[float]) -> None:
-                for _ in range(20):
+            async def session_loop(key: str) -> list[float]:
+                times = []
+                for _ in range(ROUNDS):
                     started = time.perf_counter()
-                    await pool.execute(key, "sum(range(1000))")
+                    await pool.execute(key, CONCURRENT_CODE)
                     times.append(time.perf_counter() - started)
+                return times
 
-            concurrent: list[float] = []
-            await asyncio.gather(*(session_loop(f"c{i}", concurrent) for i in range(20)))
-            print(
-                f"20 sessions executing at once         p50 {ms(statistics.median(concurrent))}  "
-                f"p95 {ms(pct(concurrent, 0.95))}  ({len(concurrent)} executions)"
-            )
+            lists = await asyncio.gather(*(session_loop(f"c{i}") for i in range(SESSIONS)))
+            concurrent = [t for times in lists for t in times]
+            print(f"{SESSIONS} sessions executing at once        {p50_p95(concurrent)}  ({len(concurrent)})")
         finally:
             await pool.close()
+        bare = await bare_concurrent(SESSIONS, ROUNDS)
+        print(f"{SESSIONS} bare local kernels at once      {p50_p95(bare)}  (same load, no containers)")
 
         config = sandbox.SandboxConfig.from_env(Path(tmp) / "w", image, runtime=runtime, warm_pool=2)
         pool = sandbox.SessionPool(config)
