@@ -386,8 +386,9 @@ class VectorStores:
 
         Returns `[{file_id, filename, score, text, attributes}]`, best first; marks the stores active.
         """
-        live = await asyncio.to_thread(self._touch, store_ids, False)
-        return await self._search(live, query, max_num_results, score_threshold, filters)
+        return await asyncio.to_thread(
+            self._search, store_ids, False, query, max_num_results, score_threshold, filters
+        )
 
     async def search_store(
         self,
@@ -398,26 +399,24 @@ class VectorStores:
         filters: dict | None,
     ) -> list[dict]:
         """Search one store for the HTTP API: unknown is a 404, expired a 400, bad filters a 400."""
-        live = await asyncio.to_thread(self._touch, [store_id], True)
-        return await self._search(live, query, max_num_results, score_threshold, filters)
+        return await asyncio.to_thread(
+            self._search, [store_id], True, query, max_num_results, score_threshold, filters
+        )
 
-    async def _search(self, store_ids, query, max_num_results, score_threshold, filters) -> list[dict]:
-        if not store_ids:
+    def _search(self, store_ids, strict, query, max_num_results, score_threshold, filters) -> list[dict]:
+        """Check and touch the stores, search them, keep the hits of completed files (one thread hop)."""
+        live = self._touch(store_ids, strict)
+        if not live:
             return []
         try:
-            hits = await asyncio.to_thread(
-                self.retriever.search,
-                store_ids,
-                query,
-                max_num_results=max_num_results,
-                score_threshold=score_threshold,
-                filters=filters,
+            hits = self.retriever.search(
+                live, query, max_num_results=max_num_results, score_threshold=score_threshold, filters=filters
             )
         except FilterError as exc:
             raise InvalidRequest(f"Invalid 'filters': {exc}", param="filters") from exc
         if not hits:
             return []
-        ready = await asyncio.to_thread(self._completed, store_ids, list({hit.file_id for hit in hits}))
+        ready = self._completed(live, list({hit.file_id for hit in hits}))
         return [hit_out(hit) for hit in hits if hit.file_id in ready]
 
     def _touch(self, store_ids: list[str], strict: bool) -> list[str]:
