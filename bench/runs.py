@@ -20,6 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import p50_p95  # noqa: E402
 from tests.support.scripted_model import ScriptedModel, text, tool_call  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
@@ -27,16 +28,6 @@ LOOKUP_TOOL = {
     "type": "function",
     "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
 }
-
-
-def p50_p95(values: list[float]) -> str:
-    """`p50 … ms  p95 … ms` for a list of durations in seconds."""
-    return f"p50 {1000 * statistics.median(values):6.1f} ms  p95 {1000 * percentile(values, 0.95):6.1f} ms"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def stream_run(http: httpx.Client, assistant_id: str, content: str) -> tuple[float, list[str]]:

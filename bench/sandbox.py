@@ -17,23 +17,11 @@ from jupyter_client.manager import AsyncKernelManager
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sandbox  # noqa: E402
+from bench.stats import ms, p50_p95  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "assistd"
 CONCURRENT_CODE = "sum(range(1000))"
 SESSIONS, ROUNDS = 20, 20  # sessions executing at once, executions each
-
-
-def ms(seconds: float) -> str:
-    return f"{1000 * seconds:7.1f} ms"
-
-
-def p50_p95(values: list[float]) -> str:
-    return f"p50 {ms(statistics.median(values))}  p95 {ms(pct(values, 0.95))}"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def bare_kernels(count: int) -> list:
