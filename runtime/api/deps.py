@@ -1,4 +1,8 @@
-"""Dependencies shared by the routers: the app's services, reached from the request."""
+"""Dependencies shared by the routers: the app's services, reached from the request.
+
+They are `async` because they only read `app.state`: FastAPI runs plain functions in its thread pool,
+a hop that costs more than the lookup.
+"""
 
 from typing import Annotated
 
@@ -8,11 +12,11 @@ from runtime.settings import Settings
 from runtime.store import Store
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     return request.app.state.store
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

@@ -2,24 +2,21 @@
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Query
+from pydantic import BaseModel, Field
 
 from runtime.errors import InvalidRequest
 from runtime.store import Tx
 
 
-class ListParams:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        order: Literal["asc", "desc"] = "desc",
-        after: str | None = None,
-        before: str | None = None,
-    ):
-        self.limit, self.order, self.after, self.before = limit, order, after, before
+class ListParams(BaseModel):
+    limit: int = Field(20, ge=1, le=100)
+    order: Literal["asc", "desc"] = "desc"
+    after: str | None = None
+    before: str | None = None
 
 
-Paging = Annotated[ListParams, Depends()]
+Paging = Annotated[ListParams, Query()]  # parsed on the event loop, no thread hop
 
 
 def list_page(data: list[dict], has_more: bool) -> dict:

@@ -29,7 +29,7 @@ from runtime.vector_stores import VectorStores, check_file, chunking_strategy, g
 router = APIRouter(prefix="/vector_stores", tags=["vector_stores"])
 
 
-def _service(request: Request) -> VectorStores:
+async def _service(request: Request) -> VectorStores:
     service = getattr(request.app.state, "vector_stores", None)
     if service is None:
         raise NotFound("Vector stores are not available on this server.")
