@@ -52,6 +52,7 @@ class Retriever:
         embedder: Embedder | None = None,
     ):
         self.config = config or RetrievalConfig()
+        self._owns_embedder = embedder is None
         self.embedder = embedder or Embedder(
             self.config.embedding_model, self.config.embedding_dtype, self.config.embedding_batch
         )
@@ -226,3 +227,5 @@ class Retriever:
             index, self._index = self._index, None
         if index is not None:
             index.close()
+        if self._owns_embedder:
+            self.embedder.close()

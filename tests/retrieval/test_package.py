@@ -1,4 +1,4 @@
-"""The package's error hierarchy, and that it stands alone (never loads runtime or sandbox)."""
+"""The package's error hierarchy, that it stands alone (never loads runtime or sandbox), and the embedder."""
 
 import subprocess
 import sys
@@ -45,3 +45,20 @@ def test_small_and_batched_encoding_agree(embedder):
     batched = embedder.encode(texts + ["x"] * 8)[:2]
     assert small.shape == (2, embedder.dimension)
     assert abs(small - batched).max() < 1e-2  # bfloat16, different batch shapes
+
+
+def test_queries_use_one_intra_op_thread_and_leave_the_others_alone(embedder):
+    import os
+    import threading
+
+    import torch
+
+    embedder.encode(["a query"])
+    assert embedder._query_thread.submit(torch.get_num_threads).result() == 1
+    seen = []  # a thread started now still gets the process-wide count (ingestion batches use it)
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert seen == [torch.get_num_threads()]
+    if os.cpu_count() > 1 and "OMP_NUM_THREADS" not in os.environ:
+        assert seen[0] > 1
