@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sandbox  # noqa: E402
 from bench.stats import ms, p50_p95  # noqa: E402
+from sandbox.container import KERNEL_OPTIONS  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "assistd"
 CONCURRENT_CODE = "sum(range(1000))"
@@ -25,11 +26,12 @@ SESSIONS, ROUNDS = 20, 20  # sessions executing at once, executions each
 
 
 async def bare_kernels(count: int) -> list:
-    """Plain local ipykernels (no container, tcp transport), started and ready: `(manager, client)`."""
+    """Plain local ipykernels with the sandbox's options and transport but no container, started and
+    ready: `(manager, client)`."""
     pairs = []
     for _ in range(count):
-        km = AsyncKernelManager(kernel_name="python3")
-        await km.start_kernel()
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc")
+        await km.start_kernel(extra_arguments=KERNEL_OPTIONS)
         kc = km.client()
         kc.start_channels()
         await kc.wait_for_ready(timeout=60)
@@ -113,7 +115,7 @@ async def main(runtime: str, n: int) -> None:
             bare = await bare_round_trips(n)
             overhead = statistics.median(warm) - statistics.median(bare)
             print(f"warm round trip (container, ipc)      {p50_p95(warm)}")
-            print(f"bare local kernel round trip (tcp)    {p50_p95(bare)}")
+            print(f"bare local kernel round trip (ipc)    {p50_p95(bare)}")
             print(f"sandbox overhead                       p50 {ms(overhead)}")
 
             for i in range(SESSIONS):
@@ -133,7 +135,7 @@ async def main(runtime: str, n: int) -> None:
         finally:
             await pool.close()
         bare = await bare_concurrent(SESSIONS, ROUNDS)
-        print(f"{SESSIONS} bare local kernels at once      {p50_p95(bare)}  (same load, no containers)")
+        print(f"{SESSIONS} bare local kernels at once      {p50_p95(bare)}  (no containers, no turns)")
 
         config = sandbox.SandboxConfig.from_env(Path(tmp) / "w", image, runtime=runtime, warm_pool=2)
         pool = sandbox.SessionPool(config)

@@ -24,6 +24,7 @@ class SandboxConfig:
     idle_timeout: float = 1200.0  # 20 minutes, as OpenAI
     max_sessions: int = 32
     warm_pool: int = 2
+    exec_slots: int = 0  # executions admitted to the CPUs at once, in arrival order; 0: CPUs + 1
     output_limit: int = 64 * 1024  # per stream
     start_timeout: float = 30.0
 

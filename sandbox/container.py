@@ -25,14 +25,15 @@ from sandbox.errors import SandboxUnavailable
 
 LABEL = "assistd.sandbox"
 OWNER_LABEL = "assistd.sandbox.owner"
-KERNEL_CMD = [
-    "python",
-    "-m",
-    "ipykernel_launcher",
-    "-f",
-    "/conn/kernel.json",
+KERNEL_OPTIONS = [
     "--IPKernelApp.matplotlib=inline",
+    # In/Out and _ stay; only the history database (on the container's tmpfs, gone with it) is off:
+    # writing it cost 0.7 ms of CPU per execution. The 0.5 ms sleep after each execution lets output
+    # reach IOPub before the reply; sessions wait for IOPub's idle status instead, which comes last.
+    "--HistoryManager.enabled=False",
+    "--Kernel._execute_sleep=0",
 ]
+KERNEL_CMD = ["python", "-m", "ipykernel_launcher", "-f", "/conn/kernel.json", *KERNEL_OPTIONS]
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
 # gVisor's own threads and processes count against the container's pids limit (about 55 for an idle
 # kernel here, against 12 under runc), so under runsc the limit grows by this much.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import time
 
 import docker
@@ -16,8 +17,11 @@ from sandbox.container import KernelContainer, reap
 from sandbox.errors import SandboxUnavailable, SessionLimitError
 from sandbox.execution import Execution
 from sandbox.session import Session
+from sandbox.turns import Turns
 
 log = logging.getLogger("assistd.sandbox")
+# The longest an execution keeps its turn on the CPUs before the next one is let in beside it.
+TURN_HOLD = 0.05
 
 
 class SessionPool:
@@ -31,6 +35,7 @@ class SessionPool:
         self._warm: list[KernelContainer] = []
         self._tasks: set[asyncio.Task] = set()
         self._expiry: asyncio.Task | None = None
+        self._turns = Turns(config.exec_slots or (os.cpu_count() or 1) + 1, TURN_HOLD)
 
     async def start(self) -> None:
         """Connect to Docker, reap orphans, start the expiry watch and fill the warm pool."""
@@ -98,7 +103,8 @@ class SessionPool:
 
     async def execute(self, key: str, code: str, timeout: float | None = None) -> Execution:
         session = await self._session(key)
-        return await session.execute(code, timeout)
+        async with self._turns.turn():
+            return await session.execute(code, timeout)
 
     async def put_file(self, key: str, name: str, data: bytes) -> str:
         session = await self._session(key)

@@ -37,6 +37,22 @@ def test_infinite_loop_times_out_and_session_survives(run_pool):
     assert again.stdout.strip() == "5" and not again.restarted  # interrupted, state kept
 
 
+def test_a_long_execution_does_not_hold_its_turn(run_pool):
+    """With a single CPU turn, a neighbour still runs while a long cell is going."""
+
+    async def body(pool):
+        await pool.execute("quick", "1")
+        await pool.execute("slow", "1")
+        slow = asyncio.create_task(pool.execute("slow", "import time; time.sleep(3); print('done')"))
+        await asyncio.sleep(0.5)
+        quick = await pool.execute("quick", NEIGHBOUR_CHECK, timeout=10)
+        return quick, slow.done(), await slow
+
+    quick, slow_done_by_then, slow = run_pool(body, exec_slots=1)
+    assert quick.stdout.strip() == "45" and not slow_done_by_then
+    assert slow.stdout.strip() == "done"
+
+
 def test_crash_restarts_the_kernel(run_pool):
     async def body(pool):
         await pool.execute("s", "x = 1")

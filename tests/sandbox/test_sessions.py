@@ -14,12 +14,13 @@ from sandbox.container import RUNSC_EXTRA_PIDS
 def test_state_persists_within_a_session_and_not_across(run_pool):
     async def body(pool):
         await pool.execute("a", "secret = 41")
-        mine = await pool.execute("a", "print(secret + 1)")
+        await pool.execute("a", "secret + 1")
+        mine = await pool.execute("a", "print(_, In[-2])")  # IPython's _ and In keep working
         other = await pool.execute("b", "print(secret)")
         return mine, other
 
     mine, other = run_pool(body)
-    assert mine.stdout.strip() == "42" and mine.error is None
+    assert mine.stdout.strip() == "42 secret + 1" and mine.error is None
     assert other.error.name == "NameError" and "secret" in other.error.value
     assert any("NameError" in line for line in other.error.traceback)
     assert "\x1b[" not in "".join(other.error.traceback)
