@@ -370,7 +370,7 @@ def run(args, root: Path, sizes: tuple[int, int], docs: int) -> None:
 
             server = retrieval_api.start_server()
             try:
-                retrieval_api.ingest_throughput(server, docs=docs, tokens_per_doc=8000)
+                retrieval_api.ingest_throughput(server, docs=docs, tokens_per_doc=8000, bare_per_s=bf16_rate)
                 retrieval_api.search_latency_at(server, sizes[0], queries=args.queries)
             finally:
                 server.stop()
