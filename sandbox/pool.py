@@ -95,7 +95,7 @@ class SessionPool:
                 )
             kernel = await self._take_kernel()
             self._refill()
-            session = self._sessions[key] = Session(kernel, self.config)
+            session = self._sessions[key] = Session(kernel, self.config, self._turns)
             return session
 
     def has_session(self, key: str) -> bool:
@@ -103,8 +103,7 @@ class SessionPool:
 
     async def execute(self, key: str, code: str, timeout: float | None = None) -> Execution:
         session = await self._session(key)
-        async with self._turns.turn():
-            return await session.execute(code, timeout)
+        return await session.execute(code, timeout)
 
     async def put_file(self, key: str, name: str, data: bytes) -> str:
         session = await self._session(key)

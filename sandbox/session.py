@@ -13,13 +13,14 @@ from pathlib import Path, PurePosixPath
 from sandbox.config import SandboxConfig
 from sandbox.container import KernelContainer
 from sandbox.execution import Execution, ExecutionError, OutputCollector
+from sandbox.turns import Turns
 
 DATA = PurePosixPath("/mnt/data")
 
 
 class Session:
-    def __init__(self, kernel: KernelContainer, config: SandboxConfig):
-        self.kernel, self.config = kernel, config
+    def __init__(self, kernel: KernelContainer, config: SandboxConfig, turns: Turns):
+        self.kernel, self.config, self.turns = kernel, config, turns
         self.lock = asyncio.Lock()
         self.last_used = time.monotonic()
         self.busy = False
@@ -63,7 +64,8 @@ class Session:
     # Execution
 
     async def execute(self, code: str, timeout: float | None = None) -> Execution:
-        async with self.lock:
+        # The CPU turn is taken once the session is free: a queued execution does not hold a slot.
+        async with self.lock, self.turns.turn():
             self.busy = True
             try:
                 return await self._execute(code, timeout or self.config.exec_timeout)
