@@ -25,7 +25,7 @@ from runtime.ids import new_id, now
 from runtime.ingest import FILE, STORE, IngestWorker
 from runtime.settings import Settings
 from runtime.store import Store, Tx
-from runtime.store.db import objects
+from runtime.store.db import field, objects
 
 log = logging.getLogger("assistd.vector_stores")
 
@@ -78,13 +78,13 @@ def _counts(tx: Tx, store_ids: list[str], batch_id: str | None = None) -> dict[s
     out = {store_id: _empty_counts() for store_id in store_ids}
     if not store_ids:
         return out
-    status = objects.c.body["status"].as_string().label("status")
+    status = field("status").label("status")
     usage = func.coalesce(func.sum(objects.c.body["usage_bytes"].as_integer()), 0)
     query = select(objects.c.parent, status, func.count(), usage).where(
         objects.c.kind == FILE, objects.c.parent.in_(store_ids)
     )
     if batch_id is not None:
-        query = query.where(objects.c.body["_batch_id"].as_string() == batch_id)
+        query = query.where(field("_batch_id") == batch_id)
     for parent, state, count, used in tx.conn.execute(query.group_by(objects.c.parent, status)):
         counts = out[parent]
         if state in counts:
@@ -452,7 +452,7 @@ class VectorStores:
                     objects.c.kind == FILE,
                     objects.c.parent.in_(store_ids),
                     objects.c.id.in_(file_ids),
-                    objects.c.body["status"].as_string() == "completed",
+                    field("status") == "completed",
                 )
             )
             return {r[0] for r in rows}

@@ -3,6 +3,12 @@
 Rows are keyed by (kind, parent, id): `kind` is the object's OpenAI `object` name, `parent` the owner
 (thread for messages and runs, run for steps, vector store for its files, "" for top-level objects).
 `seq` gives the insertion order that list pages walk. A write either commits whole or not at all.
+
+Queries on a document's fields go through `field(key)`, which writes the JSON path into the SQL
+text (not as a parameter), so the database can use the expression indexes on `status` and
+`_batch_id`: the ingestion worker's scan for pending files and a batch's file counts then read the
+matching rows only, not every vector store file (`bench/store.py`: with 20,000 files, 15 -> 0.8 ms
+and 14 -> 0.3 ms).
 """
 
 from collections.abc import Iterator
@@ -19,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -27,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateIndex
 
 metadata = MetaData()
 
@@ -42,6 +50,18 @@ objects = Table(
     UniqueConstraint("kind", "parent", "id", name="uq_objects_key"),
     Index("ix_objects_list", "kind", "parent", "seq"),
 )
+
+
+def field(key: str):
+    """The document field `key` as text, its JSON path written into the SQL (see the module doc)."""
+    path = bindparam(None, key, type_=JSON.JSONStrIndexType(), literal_execute=True)
+    return objects.c.body[path].as_string()
+
+
+FIELD_INDEXES = [
+    Index("ix_objects_status", objects.c.kind, field("status")),
+    Index("ix_objects_batch", objects.c.kind, objects.c.parent, field("_batch_id"), field("status")),
+]
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -61,6 +81,9 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     metadata.create_all(engine)
+    with engine.begin() as conn:  # also on databases made before these indexes existed
+        for index in FIELD_INDEXES:
+            conn.execute(CreateIndex(index, if_not_exists=True))
     return engine
 
 
@@ -161,7 +184,7 @@ class Tx:
 
 def _filter(query, where: dict | None):
     for key, value in (where or {}).items():
-        query = query.where(objects.c.body[key].as_string() == value)
+        query = query.where(field(key) == value)
     return query
 
 

@@ -1,4 +1,4 @@
-"""Everything survives a restart, and a SIGKILL mid-write leaves an intact database."""
+"""Everything survives a restart, a SIGKILL mid-write leaves an intact database, older databases open."""
 
 import sqlite3
 import threading
@@ -66,5 +66,36 @@ def test_sigkill_mid_write_keeps_database_intact(tmp_path):
         stored = {a.id for a in client.beta.assistants.list(limit=100)}
         assert set(acknowledged) <= stored, "an acknowledged write was lost"
         assert client.beta.assistants.create(model="m").object == "assistant"
+    finally:
+        srv.stop()
+
+
+def test_database_from_before_the_field_indexes_opens_with_everything(tmp_path):
+    """A database made before the `status` / `_batch_id` indexes existed gets them at start-up."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        client = srv.client()
+        upload = client.files.create(
+            file=("a.txt", b"Otters hold hands while they sleep."), purpose="assistants"
+        )
+        store = client.vector_stores.create(name="old")
+        batch = client.vector_stores.file_batches.create_and_poll(store.id, file_ids=[upload.id])
+        assert batch.file_counts.completed == 1
+        srv.stop()
+        db = sqlite3.connect(srv.data_dir / "assistd.db")
+        db.execute("DROP INDEX ix_objects_status")
+        db.execute("DROP INDEX ix_objects_batch")
+        db.commit()
+        db.close()
+        srv.start()
+        client = srv.client()
+        again = client.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
+        assert (again.status, again.file_counts.completed) == ("completed", 1)
+        listed = client.vector_stores.files.list(store.id, filter="completed")
+        assert [f.id for f in listed.data] == [upload.id]
+        db = sqlite3.connect(srv.data_dir / "assistd.db")
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        db.close()
+        assert {"ix_objects_status", "ix_objects_batch"} <= names
     finally:
         srv.stop()
