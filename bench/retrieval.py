@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from retrieval import RetrievalConfig, Retriever  # noqa: E402
 from retrieval.chunk import chunk_segments  # noqa: E402
-from retrieval.embed import Embedder  # noqa: E402
+from retrieval.embed import Embedder, resolve_dtype  # noqa: E402
 from retrieval.index.base import IndexPoint, point_id  # noqa: E402
 from retrieval.parse import Segment  # noqa: E402
 
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(args, root: Path, sizes: tuple[int, int], docs: int) -> None:
 
-    embedder = Embedder()  # `auto`: the dtype the server uses on this CPU
+    embedder = Embedder(dtype=resolve_dtype("auto"))  # the dtype the server uses on this CPU
     other = Embedder(dtype="float32" if embedder.dtype == "bfloat16" else "bfloat16")
     rng = random.Random(9)
     sample = [c.text for c in chunk_segments([Segment(synthetic_text(rng, 10000))], 800, 400)][:64]

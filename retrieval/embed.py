@@ -46,8 +46,7 @@ class Embedder:
 
     def __init__(self, model: str | None = None, dtype: str = "auto", batch_size: int = 32):
         self.model_path = model or default_model_path()
-        self.dtype = resolve_dtype(dtype)
-        self.batch_size = batch_size
+        self.dtype, self.batch_size = dtype, batch_size  # `auto` is resolved when the model loads
         self._model = None
         self._traced = None  # the traced transformer (None: queries use the eager model)
         self._query_thread: ThreadPoolExecutor | None = None
@@ -75,6 +74,7 @@ class Embedder:
 
         transformers.utils.logging.disable_progress_bar()
         model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+        self.dtype = resolve_dtype(self.dtype)
         if self.dtype == "bfloat16":
             model = model.to(torch.bfloat16)
         model.eval()

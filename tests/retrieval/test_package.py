@@ -21,6 +21,16 @@ def test_import_does_not_load_runtime_or_sandbox():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_a_retriever_loads_no_model_until_first_use(tmp_path):
+    """The server makes its Retriever at start-up; PyTorch and the model wait for the first file or query."""
+    code = (
+        "import sys; from retrieval import RetrievalConfig, Retriever;"
+        f"r = Retriever(RetrievalConfig(data_dir={str(tmp_path)!r}));"
+        "assert r.embedder.dtype == 'auto' and 'torch' not in sys.modules, r.embedder.dtype"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_config_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTD_EMBEDDING_MODEL", str(tmp_path))
     monkeypatch.setenv("ASSISTD_EMBEDDING_DTYPE", "float32")
