@@ -3,6 +3,7 @@
     python -m bench.retrieval              # everything, then the HTTP API figures (bench/retrieval_api.py)
     python -m bench.retrieval --no-api     # the package only
     python -m bench.retrieval --quick      # smaller sizes, for a smoke run
+    python -m bench.retrieval --quality-only  # [4] alone (~4 min)
 
 1. Bare embedding throughput: sequences/s of the sentence-transformers model on 800-token chunks
    (the model reads their first 256 word pieces), batch 32, in bfloat16 and float32 (`auto`, the
@@ -10,7 +11,7 @@
 2. End-to-end ingestion: `Retriever.ingest_file` on synthetic text documents with the default `auto`
    chunking (800 tokens, 400 overlap), parse -> chunk -> embed -> BM25 -> upsert -> flush (searchable);
    chunks/s and its ratio to the bare figure (default dtype) measured right before on the same chunks.
-3. Search latency, p50/p95 of `Retriever.search` (query embedding + dense and BM25 queries + RRF),
+3. Search latency, p50/p95 of `Retriever.search` (query embedding + dense and BM25 queries + fusion),
    beside the bare index query time (one dense nearest-neighbour query with a precomputed vector).
    10k chunks are ingested for real (100-token chunks, to keep the fill short); 100k chunks are
    SYNTHESISED: the real embeddings of 1000 synthetic texts plus Gaussian noise (renormalised),
@@ -18,11 +19,14 @@
    (HNSW built).
 4. Quality on the labelled set `bench/data/retrieval_qa.json` (8 invented handbooks, 40 queries, each
    labelled with an answer string; a chunk is relevant when it contains it): recall@5 (share of
-   queries with a relevant chunk in the top 5) and nDCG@10 (binary gains) of dense-only, keyword-only
-   and hybrid, with one dense vector per chunk (first 256 word pieces, the default) and with 2 or 4
-   consecutive 200-token window vectors per chunk (Qdrant multivector, MaxSim; 2 windows cover every
-   token once under auto chunking, 4 cover each whole chunk). "tail" queries are those whose answer
-   lies beyond the first 256 word pieces of every chunk that holds it: what one vector never sees.
+   queries with a relevant chunk in the top 5) and nDCG@10 (binary gains) of dense-only, keyword-only,
+   hybrid (relative score fusion, the default) and hybrid-rrf (reciprocal rank fusion), with one dense
+   vector per chunk (first 256 word pieces, the default) and with 2 or 4 consecutive 200-token window
+   vectors per chunk (Qdrant multivector, MaxSim; 2 windows cover every token once under auto
+   chunking, 4 cover each whole chunk). "tail" queries are those whose answer lies beyond the first
+   256 word pieces of every chunk that holds it: what one vector never sees. Then the same queries
+   over 8 other layouts of the handbooks (`make_retrieval_qa.build(seed)`: other filler, positions
+   and chunk boundaries), so that one layout's luck does not decide between the rankings.
 
 The machine has 2 cores shared with other work: timings are noisy.
 """
@@ -220,25 +224,36 @@ def search_figures(embedder: Embedder, root: Path, sizes: tuple[int, int], queri
 
 # 4: quality
 
+RANKINGS = (  # (label, search mode, fusion)
+    ("dense", "dense", "relative"),  # one list alone: the fusion does not matter
+    ("keyword", "keyword", "relative"),
+    ("hybrid", "hybrid", "relative"),
+    ("hybrid-rrf", "hybrid", "rrf"),
+)
 
-def quality(embedder: Embedder, root: Path, windows: int) -> dict:
-    data = json.loads(DATA.read_text())
+
+def quality(embedder: Embedder, root: Path, windows: int, data: dict) -> dict:
     retriever = Retriever(
-        RetrievalConfig(data_dir=root / f"quality{windows}", dense_windows=windows), embedder=embedder
+        RetrievalConfig(data_dir=tempfile.mkdtemp(dir=root), dense_windows=windows),
+        embedder=embedder,
     )
     try:
+        files = {}
         for n, doc in enumerate(data["documents"]):
             path = root / doc["name"]
             path.write_text(doc["text"])
+            files[doc["name"]] = f"doc{n}"
             retriever.ingest_file("vs_qa", f"doc{n}", path, doc["name"])
-        tail = _tail_queries(retriever, data, embedder)
+        chunks = {name: retriever.file_chunks("vs_qa", file_id) for name, file_id in files.items()}
+        tail = _tail_queries(data, chunks, embedder)
         out = {}
-        for mode in ("dense", "keyword", "hybrid"):
+        for label, mode, fusion in RANKINGS:
+            retriever.config.fusion = fusion
             recalls, ndcgs, tail_recalls, kinds = [], [], [], {}
             for q in data["queries"]:
                 hits = retriever.search(["vs_qa"], q["query"], max_num_results=10, mode=mode)
                 gains = [1.0 if q["answer"] in h.text else 0.0 for h in hits]
-                relevant = _relevant_count(retriever, q)
+                relevant = sum(q["answer"] in c for c in chunks[q["document"]])
                 recall = 1.0 if any(gains[:5]) else 0.0
                 dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
                 ideal = sum(1 / math.log2(i + 2) for i in range(min(relevant, 10)))
@@ -247,7 +262,7 @@ def quality(embedder: Embedder, root: Path, windows: int) -> dict:
                 if q["query"] in tail:
                     tail_recalls.append(recall)
                 kinds.setdefault(q["kind"], []).append(recall)
-            out[mode] = {
+            out[label] = {
                 "recall@5": statistics.mean(recalls),
                 "ndcg@10": statistics.mean(ndcgs),
                 "tail_recall@5": statistics.mean(tail_recalls) if tail_recalls else float("nan"),
@@ -260,26 +275,13 @@ def quality(embedder: Embedder, root: Path, windows: int) -> dict:
         retriever.close()
 
 
-_RELEVANT: dict[str, int] = {}
-
-
-def _relevant_count(retriever: Retriever, q: dict) -> int:
-    if q["query"] not in _RELEVANT:
-        n = next(
-            i for i, d in enumerate(json.loads(DATA.read_text())["documents"]) if d["name"] == q["document"]
-        )
-        _RELEVANT[q["query"]] = sum(q["answer"] in c for c in retriever.file_chunks("vs_qa", f"doc{n}"))
-    return _RELEVANT[q["query"]]
-
-
-def _tail_queries(retriever: Retriever, data: dict, embedder: Embedder) -> set[str]:
+def _tail_queries(data: dict, chunks: dict[str, list[str]], embedder: Embedder) -> set[str]:
     """Queries whose answer is in no chunk's first 256 word pieces (what one dense vector sees)."""
     tokenizer, limit = embedder.model.tokenizer, embedder.max_seq_length - 2
     tail = set()
     for q in data["queries"]:
-        n = next(i for i, d in enumerate(data["documents"]) if d["name"] == q["document"])
         seen = False
-        for chunk in retriever.file_chunks("vs_qa", f"doc{n}"):
+        for chunk in chunks[q["document"]]:
             if q["answer"] in chunk:
                 ids = tokenizer(chunk, add_special_tokens=False, truncation=True, max_length=limit)[
                     "input_ids"
@@ -288,6 +290,25 @@ def _tail_queries(retriever: Retriever, data: dict, embedder: Embedder) -> set[s
         if not seen:
             tail.add(q["query"])
     return tail
+
+
+def layouts(embedder: Embedder, root: Path, seeds: range) -> None:
+    """The same facts and queries in other seeded layouts (positions, filler, chunk boundaries)."""
+    from bench.data.make_retrieval_qa import build
+
+    rows = {label: [] for label, _, _ in RANKINGS}
+    for seed in seeds:
+        q = quality(embedder, root, 1, build(seed))
+        for label in rows:
+            rows[label].append((q[label]["recall@5"], q[label]["ndcg@10"]))
+    single = [max(d[1], k[1]) for d, k in zip(rows["dense"], rows["keyword"], strict=True)]
+    for label, values in rows.items():
+        recall, ndcg = statistics.mean(v[0] for v in values), statistics.mean(v[1] for v in values)
+        line = f"      {label:<10} recall@5 {recall:.3f}  nDCG@10 {ndcg:.3f}"
+        if label.startswith("hybrid"):
+            margin = min(v[1] - s for v, s in zip(values, single, strict=True))
+            line += f"  | minus the better single side's nDCG@10, worst layout: {margin:+.3f}"
+        print(line)
 
 
 # Report
@@ -299,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-api", action="store_true", help="skip the HTTP API figures")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the data directory (~400 MB)")
+    parser.add_argument("--quality-only", action="store_true", help="only [4], the quality figures")
     args = parser.parse_args(argv)
     sizes = (1000, 5000) if args.quick else (10_000, 100_000)
     docs = 4 if args.quick else 12
@@ -312,8 +334,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args, root: Path, sizes: tuple[int, int], docs: int) -> None:
-
     embedder = Embedder(dtype=resolve_dtype("auto"))  # the dtype the server uses on this CPU
+    if not args.quality_only:
+        speed(args, embedder, root, sizes, docs)
+    report_quality(args, embedder, root)
+    if not (args.no_api or args.quality_only):
+        api(args, embedder, sizes, docs)
+
+
+def speed(args, embedder: Embedder, root: Path, sizes: tuple[int, int], docs: int) -> None:
     other = Embedder(dtype="float32" if embedder.dtype == "bfloat16" else "bfloat16")
     rng = random.Random(9)
     sample = [c.text for c in chunk_segments([Segment(synthetic_text(rng, 10000))], 800, 400)][:64]
@@ -346,9 +375,12 @@ def run(args, root: Path, sizes: tuple[int, int], docs: int) -> None:
             f"{r['bare_p95_ms']:.2f} ms | query embedding p50 {r['embed_p50_ms']:.1f} ms"
         )
 
+
+def report_quality(args, embedder: Embedder, root: Path) -> None:
     print("\n[4] quality on bench/data/retrieval_qa.json:")
+    data = json.loads(DATA.read_text())
     for windows in (1, 2, 4):
-        q = quality(embedder, root, windows)
+        q = quality(embedder, root, windows, data)
         label = (
             "1 dense vector/chunk (first 256 word pieces) [default]"
             if windows == 1
@@ -358,28 +390,35 @@ def run(args, root: Path, sizes: tuple[int, int], docs: int) -> None:
         print(
             f"    {label}; {q['queries']} queries, {q['tail_queries']} with the answer past word piece 256:"
         )
-        for mode in ("dense", "keyword", "hybrid"):
-            m = q[mode]
+        for name, _, _ in RANKINGS:
+            m = q[name]
             print(
-                f"      {mode:<8} recall@5 {m['recall@5']:.3f}  nDCG@10 {m['ndcg@10']:.3f}  "
+                f"      {name:<10} recall@5 {m['recall@5']:.3f}  nDCG@10 {m['ndcg@10']:.3f}  "
                 f"| recall@5 on tail {m['tail_recall@5']:.3f}, paraphrase {m['paraphrase_recall@5']:.3f}, "
                 f"keyword-style {m['keyword_recall@5']:.3f}"
             )
+    seeds = range(1, 3 if args.quick else 9)
+    print(
+        f"    the same queries over {len(seeds)} other layouts of the handbooks "
+        f"(make_retrieval_qa.build(seed), seeds {seeds.start}-{seeds.stop - 1}), 1 dense vector/chunk, means:"
+    )
+    layouts(embedder, root, seeds)
 
-    if not args.no_api:
-        print("\n[5] through the HTTP API (bench/retrieval_api.py, a real `assistd serve`):")
+
+def api(args, embedder: Embedder, sizes: tuple[int, int], docs: int) -> None:
+    print("\n[5] through the HTTP API (bench/retrieval_api.py, a real `assistd serve`):")
+    try:
+        from bench import retrieval_api
+
+        server = retrieval_api.start_server()
         try:
-            from bench import retrieval_api
-
-            server = retrieval_api.start_server()
-            try:
-                retrieval_api.ingest_throughput(server, docs=docs, tokens_per_doc=8000, embedder=embedder)
-                retrieval_api.search_latency_at(server, sizes[0], queries=args.queries)
-            finally:
-                server.stop()
-            retrieval_api.search_latency_synthetic(sizes[1], queries=args.queries)
-        except Exception as exc:  # the API bench belongs to another package; report, don't hide our figures
-            print(f"    API benchmark failed: {exc!r}")
+            retrieval_api.ingest_throughput(server, docs=docs, tokens_per_doc=8000, embedder=embedder)
+            retrieval_api.search_latency_at(server, sizes[0], queries=args.queries)
+        finally:
+            server.stop()
+        retrieval_api.search_latency_synthetic(sizes[1], queries=args.queries)
+    except Exception as exc:  # the API bench belongs to another package; report, don't hide our figures
+        print(f"    API benchmark failed: {exc!r}")
 
 
 if __name__ == "__main__":

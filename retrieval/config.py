@@ -8,6 +8,8 @@ Unset fields fall back to environment variables, then to defaults:
   faster there, cosine >= 0.998 to float32; `float32` elsewhere), `bfloat16` or `float32`.
 - `ASSISTD_EMBEDDING_BATCH`: chunks per embedding batch (default 32).
 - `ASSISTD_DENSE_WINDOWS`: dense vectors per chunk (default 1, see `dense_windows`).
+- `ASSISTD_FUSION`: how hybrid search fuses its dense and keyword lists, `relative` (default:
+  relative score fusion) or `rrf` (reciprocal rank fusion); see `retrieval.search`.
 - `ASSISTD_QDRANT_URL`: a Qdrant server (`http://host:6333`); unset = embedded Qdrant Edge under
   `data_dir`. `:memory:` or `file:///path` select qdrant-client's local mode (tests only).
 """
@@ -15,6 +17,8 @@ Unset fields fall back to environment variables, then to defaults:
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from retrieval.search import FUSIONS
 
 
 def _env(name: str, default=None):
@@ -33,6 +37,7 @@ class RetrievalConfig:
     # side covers the rest); n > 1 = n consecutive 200-token windows from the chunk's start, stored as
     # a Qdrant multivector scored by MaxSim (n times the embedding cost). Fixed when a store is created.
     dense_windows: int | None = None
+    fusion: str | None = None
     rrf_k: int = 60
     # Candidates fetched from each of the dense and keyword lists before fusion.
     candidates: int = 60
@@ -44,6 +49,9 @@ class RetrievalConfig:
         self.embedding_dtype = self.embedding_dtype or _env("ASSISTD_EMBEDDING_DTYPE", "auto")
         self.embedding_batch = int(self.embedding_batch or _env("ASSISTD_EMBEDDING_BATCH", 32))
         self.dense_windows = int(self.dense_windows or _env("ASSISTD_DENSE_WINDOWS", 1))
+        self.fusion = self.fusion or _env("ASSISTD_FUSION", "relative")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be 'relative' or 'rrf', not {self.fusion!r}")
         if self.embedding_dtype not in ("auto", "bfloat16", "float32"):
             raise ValueError(
                 f"embedding_dtype must be 'auto', 'bfloat16' or 'float32', not {self.embedding_dtype!r}"

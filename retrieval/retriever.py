@@ -173,7 +173,7 @@ class Retriever:
             if mode != "dense":
                 sparse = self.keywords.query(text)
                 keyword_lists.append(merge([index.search_sparse(s, sparse, limit, node) for s in store_ids]))
-        ranked = hybrid(dense_lists, keyword_lists, mode, self.config.rrf_k)
+        ranked = hybrid(dense_lists, keyword_lists, mode, self.config.fusion, self.config.rrf_k)
         top = [r for r in ranked if r.score >= score_threshold][:max_num_results]
         return self._hits(top)
 

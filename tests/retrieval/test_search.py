@@ -57,6 +57,28 @@ def test_scores_ordered_and_bounded(corpus):
         retriever.search([STORE], "x", max_num_results=51)
 
 
+def test_hybrid_score_is_the_mean_of_each_sides_relative_score(corpus):
+    """What `dense` and `keyword` report for a query, fused as `retrieval.search` documents it."""
+    retriever, _ = corpus
+    query = "How many vacation days do employees get?"
+
+    def scores(mode):
+        found = retriever.search([STORE], query, max_num_results=50, mode=mode)
+        top = max(found[0].score, 1e-9)
+        return {(h.file_id, h.chunk_index): h.score / top for h in found}
+
+    dense, keyword = scores("dense"), scores("keyword")
+    hybrid = retriever.search([STORE], query, max_num_results=50)
+    assert len(hybrid) == len(dense.keys() | keyword.keys())  # the corpus is smaller than the lists
+    for h in hybrid:
+        key = (h.file_id, h.chunk_index)
+        assert h.score == pytest.approx((dense.get(key, 0) + keyword.get(key, 0)) / 2, abs=1e-5)
+    retriever.config.fusion = "rrf"
+    assert [h.score for h in retriever.search([STORE], query, max_num_results=50)] != [
+        h.score for h in hybrid
+    ]
+
+
 def test_pdf_pages(corpus):
     retriever, ids = corpus
     (hit, *_) = retriever.search([STORE], "fluorosilicone gasket", max_num_results=1)
