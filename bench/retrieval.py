@@ -56,6 +56,7 @@ from retrieval.index.base import IndexPoint, point_id  # noqa: E402
 from retrieval.parse import Segment  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "retrieval_qa.json"
+SHIPPED_SEED = 7  # the layout of DATA (`make_retrieval_qa.build()`'s default)
 WORDS = (
     "river mountain engine protocol harvest lantern quantum ledger violin harbor glacier orbit canyon "
     "algorithm festival copper meadow compiler voyage thunder archive pigment bakery circuit nebula "
@@ -292,7 +293,7 @@ def _tail_queries(data: dict, chunks: dict[str, list[str]], embedder: Embedder) 
     return tail
 
 
-def layouts(embedder: Embedder, root: Path, seeds: range) -> None:
+def layouts(embedder: Embedder, root: Path, seeds: list[int]) -> None:
     """The same facts and queries in other seeded layouts (positions, filler, chunk boundaries)."""
     from bench.data.make_retrieval_qa import build
 
@@ -397,10 +398,10 @@ def report_quality(args, embedder: Embedder, root: Path) -> None:
                 f"| recall@5 on tail {m['tail_recall@5']:.3f}, paraphrase {m['paraphrase_recall@5']:.3f}, "
                 f"keyword-style {m['keyword_recall@5']:.3f}"
             )
-    seeds = range(1, 3 if args.quick else 9)
+    seeds = [s for s in range(1, 4 if args.quick else 10) if s != SHIPPED_SEED]
     print(
         f"    the same queries over {len(seeds)} other layouts of the handbooks "
-        f"(make_retrieval_qa.build(seed), seeds {seeds.start}-{seeds.stop - 1}), 1 dense vector/chunk, means:"
+        f"(make_retrieval_qa.build(seed), seeds {seeds}), 1 dense vector/chunk, means:"
     )
     layouts(embedder, root, seeds)
 

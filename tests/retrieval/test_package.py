@@ -73,14 +73,21 @@ def test_small_and_batched_encoding_agree(embedder):
     assert abs(small - batched).max() < 1e-2  # bfloat16 (where it is used), different batch shapes
 
 
-def test_queries_use_one_intra_op_thread_and_leave_the_others_alone(embedder):
+def test_queries_use_the_faster_of_one_or_two_threads_and_leave_the_others_alone(caplog):
+    import logging
     import os
     import threading
 
     import torch
 
-    embedder.encode(["a query"])
-    assert embedder._query_thread.submit(torch.get_num_threads).result() == 1
+    from retrieval.embed import Embedder
+
+    with caplog.at_level(logging.INFO, logger="assistd.retrieval"):
+        fresh = Embedder()
+        fresh.encode(["a query"])
+    chosen = fresh._query_thread.submit(torch.get_num_threads).result()
+    fresh.close()
+    assert chosen in (1, 2) and f"query embedding uses {chosen} intra-op thread(s)" in caplog.text
     seen = []  # a thread started now still gets the process-wide count (ingestion batches use it)
     thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
     thread.start()
