@@ -9,7 +9,7 @@ raw scores, then fused by one of two methods (`FUSIONS`):
   absent from counting 0. So 1.0 means "first in every list" and 0.5 "first in one of two lists,
   absent from the other". Unlike ranks, the scores keep the margins: a rare identifier puts its chunk
   far ahead in BM25 while a dense list runs flat. On the benchmark's labelled set (`bench/retrieval.py`,
-  9 layouts of the documents) its nDCG@10 averages .76 against .69 for reciprocal rank fusion, and
+  9 layouts of the documents) its nDCG@10 averages .76 against .70 for reciprocal rank fusion, and
   it beats the better of dense-only and keyword-only in every layout, which RRF does not.
 - `rrf`, reciprocal rank fusion: `sum over lists of 1 / (k + rank)`, divided by its maximum (first in
   every list) to lie in 0..1 as well.
