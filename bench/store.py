@@ -4,8 +4,10 @@
 
 A SQLite store holds one vector store of N files, 20 of them in the polled batch and 3 pending.
 Prints, per N, the time of the batch's counts (`batch_out`, what `GET .../file_batches/{id}`
-computes) and of the worker's scan for pending files (`_pending`, every second). Both read only the
-matching rows through the `status` and `_batch_id` expression indexes, so they stay flat as N grows.
+computes), of the worker's scan for pending files (`_pending`, every second), and of the check that
+a search's hits come from completed files (`completed_files`, every search). The first two read only
+the matching rows through the `status` and `_batch_id` expression indexes, the third looks its files
+up by key, so all stay flat as N grows.
 """
 
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime.store import Store  # noqa: E402
-from runtime.vector_stores import BATCH, FILE, batch_out  # noqa: E402
+from runtime.vector_stores import BATCH, FILE, batch_out, completed_files  # noqa: E402
 
 
 def timed(fn, *args, repeat: int = 100, **kwargs) -> float:
@@ -43,8 +45,13 @@ def main() -> None:
         with store.tx() as tx:
             poll = timed(batch_out, tx, batch)
             scan = timed(tx.all, FILE, where={"status": "in_progress"})
+            hits = [f"file-{n}" for n in range(0, files, files // 10)]  # a search's 10 hit files
+            ready = timed(completed_files, tx, ["vs1"], hits)
         store.close()
-        print(f"{files:>6} files: batch counts {poll:.2f} ms, pending-files scan {scan:.2f} ms")
+        print(
+            f"{files:>6} files: batch counts {poll:.2f} ms, pending-files scan {scan:.2f} ms, "
+            f"search's completed-files check {ready:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

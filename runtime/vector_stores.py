@@ -130,6 +130,21 @@ def file_out(row: dict) -> dict:
     return {key: value for key, value in row.items() if not key.startswith("_")}
 
 
+def completed_files(tx: Tx, store_ids: list[str], file_ids: list[str]) -> set[str]:
+    """The ids among `file_ids` whose ingestion completed in one of the stores.
+
+    The files are looked up by key and their status compared here: with the status in the SQL,
+    SQLite prefers the `status` index and reads every completed file of the database (20k files:
+    6.4 ms against 0.4 ms, `bench/store.py`).
+    """
+    rows = tx.conn.execute(
+        select(objects.c.id, field("status")).where(
+            objects.c.kind == FILE, objects.c.parent.in_(store_ids), objects.c.id.in_(file_ids)
+        )
+    )
+    return {file_id for file_id, status in rows if status == "completed"}
+
+
 def batch_out(tx: Tx, row: dict) -> dict:
     counts = _counts(tx, [row["vector_store_id"]], batch_id=row["id"])[row["vector_store_id"]]
     if counts["in_progress"]:
@@ -416,7 +431,8 @@ class VectorStores:
             raise InvalidRequest(f"Invalid 'filters': {exc}", param="filters") from exc
         if not hits:
             return []
-        ready = self._completed(live, list({hit.file_id for hit in hits}))
+        with self.store.tx() as tx:
+            ready = completed_files(tx, live, list({hit.file_id for hit in hits}))
         return [hit_out(hit) for hit in hits if hit.file_id in ready]
 
     def _touch(self, store_ids: list[str], strict: bool) -> list[str]:
@@ -444,18 +460,6 @@ class VectorStores:
                     tx.put(STORE, row)
                 live.append(store_id)
         return live
-
-    def _completed(self, store_ids: list[str], file_ids: list[str]) -> set[str]:
-        with self.store.tx() as tx:
-            rows = tx.conn.execute(
-                select(objects.c.id).where(
-                    objects.c.kind == FILE,
-                    objects.c.parent.in_(store_ids),
-                    objects.c.id.in_(file_ids),
-                    field("status") == "completed",
-                )
-            )
-            return {r[0] for r in rows}
 
     # Threads (message attachments)
 

@@ -41,4 +41,13 @@ def test_attach_to_thread_and_search(tmp_path):
         assert set(hits[0]) == {"file_id", "filename", "score", "text", "attributes"}
         assert "stripes" in hits[0]["text"]
         assert http.portal.call(service.search, [], "anything") == []
+
+        # Only files whose ingestion completed are searchable, whatever their points in the index.
+        owl_row = service.store.get("vector_store.file", owl["id"], store_id)
+        assert (
+            http.portal.call(service.search, [store_id], "owls at night", 5, 0.0)[0]["file_id"] == owl["id"]
+        )
+        service.store.put("vector_store.file", {**owl_row, "status": "failed"}, store_id)
+        hits = http.portal.call(service.search, [store_id], "owls at night", 5, 0.0)
+        assert hits and owl["id"] not in {h["file_id"] for h in hits}
         assert http.portal.call(service.attach_to_thread, "thread_unknown", [owl["id"]]) is None
