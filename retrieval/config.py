@@ -20,10 +20,18 @@ from pathlib import Path
 
 from retrieval.search import FUSIONS
 
+DTYPES = ("auto", "bfloat16", "float32")
+
 
 def _env(name: str, default=None):
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        quoted = [repr(c) for c in choices]
+        raise ValueError(f"{name} must be {', '.join(quoted[:-1])} or {quoted[-1]}, not {value!r}")
 
 
 @dataclass
@@ -50,9 +58,5 @@ class RetrievalConfig:
         self.embedding_batch = int(self.embedding_batch or _env("ASSISTD_EMBEDDING_BATCH", 32))
         self.dense_windows = int(self.dense_windows or _env("ASSISTD_DENSE_WINDOWS", 1))
         self.fusion = self.fusion or _env("ASSISTD_FUSION", "relative")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be 'relative' or 'rrf', not {self.fusion!r}")
-        if self.embedding_dtype not in ("auto", "bfloat16", "float32"):
-            raise ValueError(
-                f"embedding_dtype must be 'auto', 'bfloat16' or 'float32', not {self.embedding_dtype!r}"
-            )
+        _check_choice("fusion", self.fusion, FUSIONS)
+        _check_choice("embedding_dtype", self.embedding_dtype, DTYPES)
