@@ -202,12 +202,13 @@ def _query_executor(model, traced) -> ThreadPoolExecutor:
                 started = time.perf_counter()
                 _forward(model, traced, PROBE[:1])
                 seconds[n].append(time.perf_counter() - started)
-        best = min(candidates, key=lambda n: statistics.median(seconds[n][1:]))
+        p50 = {n: statistics.median(s[1:]) for n, s in seconds.items()}
+        best = min(candidates, key=p50.__getitem__)
         torch.set_num_threads(best)
         log.info(
             "query embedding uses %d intra-op thread(s) (probe p50: %s)",
             best,
-            ", ".join(f"{n}: {statistics.median(s[1:]) * 1000:.1f} ms" for n, s in seconds.items()),
+            ", ".join(f"{n}: {t * 1000:.1f} ms" for n, t in p50.items()),
         )
         return best
 
