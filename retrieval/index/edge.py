@@ -2,8 +2,18 @@
 
 Shards live in `<root>/<store>/`, are opened on first use and kept open; updates go through
 Qdrant's write-ahead log; `flush()` after each file persists and runs the optimizers. A per-store
-lock serialises writers and
-shard open/close; queries run concurrently.
+lock serialises writers and shard open/close; queries run concurrently.
+
+Two settings serve search latency (measured through the API on 2 cores, 100k points):
+
+- payloads are `Cached` (mapped and kept in the page cache), not Edge's default `Cold` (read from
+  the file at each fetch): fetching the payloads of 10 hits not fetched before, 0.8 -> 0.1 ms.
+- one search thread per shard: a store has few segments (the optimised one and the one taking
+  writes), and handing them to a pool of threads costs more than searching them in turn
+  (dense + keyword query 2.4 -> 1.7 ms).
+
+Both are written into a shard's config when it is created and when an older shard is opened; the
+payload placement applies to the segments written after that.
 """
 
 import shutil
@@ -64,7 +74,16 @@ class EdgeIndex:
                     size=self.dimension, distance=q.Distance.Cosine, multivector_config=multi
                 )
             },
+            **self._tuning(),
+        )
+
+    @staticmethod
+    def _tuning() -> dict:
+        """The config every shard gets, new or old (the sparse vectors are the same for all)."""
+        return dict(
             sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+            payload_memory=q.Memory.Cached,
+            max_search_threads=1,
         )
 
     def _shard(self, store_id: str, create: bool) -> q.EdgeShard | None:
@@ -77,7 +96,7 @@ class EdgeIndex:
                 return shard
             path = self._path(store_id)
             if path.exists() and any(path.iterdir()):
-                shard = q.EdgeShard.load(str(path))
+                shard = q.EdgeShard.load(str(path), q.EdgeConfig(**self._tuning()))
             elif create:
                 if self.windows > 1:
                     self._marker(store_id).touch()

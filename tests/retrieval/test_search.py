@@ -298,3 +298,38 @@ def test_store_keeps_its_dense_layout(embedder, tmp_path, backend):
                 assert r.index.multivector("vs_new") is True
         finally:
             r.close()
+
+
+def test_edge_shards_cache_payloads_and_search_on_one_thread_old_ones_too(embedder, tmp_path):
+    """New shards and shards an older assistd made (Edge's defaults) get the latency settings."""
+    import json
+
+    import qdrant_edge as q
+
+    from retrieval import RetrievalConfig, Retriever
+    from retrieval.index.base import DENSE, SPARSE
+
+    data = tmp_path / "edge-settings"
+    old = data / "edge" / "vs_old"
+    shard = q.EdgeShard.create(  # the config assistd wrote before these settings
+        str(old),
+        q.EdgeConfig(
+            vectors={DENSE: q.EdgeVectorParams(size=embedder.dimension, distance=q.Distance.Cosine)},
+            sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        ),
+    )
+    shard.close()
+    before = json.loads((old / "edge_config.json").read_text())
+    assert "payload_memory" not in before and "max_search_threads" not in before  # Edge's defaults
+    path = tmp_path / "otters.txt"
+    path.write_text("Sea otters hold hands while they sleep so that they do not drift apart.")
+    retriever = Retriever(RetrievalConfig(data_dir=data), embedder=embedder)
+    try:
+        for store in ("vs_old", "vs_new"):
+            retriever.ingest_file(store, "f", path, path.name)
+            assert retriever.search([store], "why do otters hold hands")[0].file_id == "f"
+    finally:
+        retriever.close()
+    for store in ("vs_old", "vs_new"):
+        config = json.loads((data / "edge" / store / "edge_config.json").read_text())
+        assert (config["payload_memory"], config["max_search_threads"]) == ("cached", 1), store
