@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from runtime import malloc
 from runtime.app import create_app
 from runtime.settings import Settings
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "serve":
+        malloc.tune()  # before the server starts any thread
         uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level=args.log_level)
     elif args.command == "images":
         import sandbox
