@@ -9,7 +9,9 @@ emulated and several times slower than float32 (an AVX2-only EPYC: 2 against 12 
 the default, picks float32.
 
 Batches (ingestion) go through `SentenceTransformer.encode` on the caller's thread with all of
-PyTorch's intra-op threads. Search queries (a few short texts) take a quicker path, measured through
+PyTorch's intra-op threads, one batch at a time: a second batch at the same time would only share
+the same cores, so callers that ingest in parallel overlap their other work with one another's
+embedding instead. Search queries (a few short texts) take a quicker path, measured through
 the API on 2 cores:
 
 - one forward pass through a TorchScript trace of the transformer, which halves PyTorch's
@@ -59,6 +61,7 @@ class Embedder:
         self._traced = None  # the traced transformer (None: queries use the eager model)
         self._query_thread: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._batch_lock = threading.Lock()  # one batch at a time (see the module docstring)
 
     @property
     def model(self):
@@ -110,7 +113,7 @@ class Embedder:
             return self._query_thread.submit(_forward, model, self._traced, list(texts)).result()
         import torch
 
-        with torch.inference_mode():
+        with self._batch_lock, torch.inference_mode():
             vectors = model.encode(
                 list(texts),
                 batch_size=batch_size or self.batch_size,

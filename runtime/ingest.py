@@ -4,7 +4,9 @@ The database is the queue. A file row waiting for work has `status: in_progress`
 such rows at start-up (so work a stopped server left behind resumes), whenever it is woken, and every
 `poll_interval` seconds (which also catches rows committed by transactions it was not told about).
 Each file is parsed, chunked and embedded by the `Retriever` in the worker's own threads, never on
-the event loop. When a file is done the worker re-reads its row: a row that was deleted, cancelled or
+the event loop. Two files are in hand at a time: the embedder takes one batch at a time, so while one
+file embeds the other is parsed, indexed, flushed and recorded, on the core the embedding leaves idle
+part of the time. When a file is done the worker re-reads its row: a row that was deleted, cancelled or
 re-queued meanwhile keeps no points from this pass, so deleting a file or a store mid-ingestion is safe.
 """
 
@@ -45,7 +47,7 @@ class IngestWorker:
     """Ingests queued vector store files with `concurrency` parallel slots."""
 
     def __init__(
-        self, settings: Settings, store: Store, retriever, *, concurrency: int = 1, poll_interval: float = 1.0
+        self, settings: Settings, store: Store, retriever, *, concurrency: int = 2, poll_interval: float = 1.0
     ):
         self.settings, self.store, self.retriever = settings, store, retriever
         self.concurrency, self.poll_interval = max(1, concurrency), poll_interval

@@ -95,3 +95,17 @@ def test_queries_use_the_faster_of_one_or_two_threads_and_leave_the_others_alone
     assert seen == [torch.get_num_threads()]
     if os.cpu_count() > 1 and "OMP_NUM_THREADS" not in os.environ:
         assert seen[0] > 1
+
+
+def test_batches_from_several_threads_get_the_vectors_they_would_get_alone(embedder):
+    """The ingestion worker embeds files from two threads (one batch at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    batches = [[f"document {n} about topic {n * 7 % 5}, part {i}" * 20 for i in range(12)] for n in range(4)]
+    alone = [embedder.encode(b) for b in batches]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(embedder.encode, batches))
+    for a, t in zip(alone, together, strict=True):
+        assert np.allclose(a, t, atol=1e-6)
