@@ -7,7 +7,8 @@ Prints, per N, the time of the batch's counts (`batch_out`, what `GET .../file_b
 computes), of the worker's scan for pending files (`_pending`, every second), and of the check that
 a search's hits come from completed files (`completed_files`, every search). The first two read only
 the matching rows through the `status` and `_batch_id` expression indexes, the third looks its files
-up by key, so all stay flat as N grows.
+up by key, so all stay flat as N grows. Last, what one object's lookup by key costs (`Tx.get`, which
+every request makes).
 """
 
 import sys
@@ -47,10 +48,11 @@ def main() -> None:
             scan = timed(tx.all, FILE, where={"status": "in_progress"})
             hits = [f"file-{n}" for n in range(0, files, files // 10)]  # a search's 10 hit files
             ready = timed(completed_files, tx, ["vs1"], hits)
+            lookup = timed(tx.get, FILE, hits[3], "vs1")
         store.close()
         print(
             f"{files:>6} files: batch counts {poll:.2f} ms, pending-files scan {scan:.2f} ms, "
-            f"search's completed-files check {ready:.2f} ms"
+            f"search's completed-files check {ready:.2f} ms, one object by key {lookup:.3f} ms"
         )
 
 

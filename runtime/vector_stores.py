@@ -17,7 +17,7 @@ import logging
 import secrets
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from retrieval import FilterError, RetrievalConfig, RetrievalError, Retriever
 from runtime.errors import InvalidRequest, NotFound, not_found
@@ -130,18 +130,22 @@ def file_out(row: dict) -> dict:
     return {key: value for key, value in row.items() if not key.startswith("_")}
 
 
+_FILE_STATUSES = select(objects.c.id, field("status")).where(
+    objects.c.kind == FILE,
+    objects.c.parent.in_(bindparam("stores", expanding=True)),
+    objects.c.id.in_(bindparam("files", expanding=True)),
+)
+
+
 def completed_files(tx: Tx, store_ids: list[str], file_ids: list[str]) -> set[str]:
-    """The ids among `file_ids` whose ingestion completed in one of the stores.
+    """The ids among `file_ids` whose ingestion completed in one of the stores (every search asks).
 
     The files are looked up by key and their status compared here: with the status in the SQL,
     SQLite prefers the `status` index and reads every completed file of the database (20k files:
-    6.4 ms against 0.4 ms, `bench/store.py`).
+    6.4 ms against 0.4 ms, `bench/store.py`). The statement is built once, as `Tx.get`'s is
+    (0.3 -> 0.1 ms).
     """
-    rows = tx.conn.execute(
-        select(objects.c.id, field("status")).where(
-            objects.c.kind == FILE, objects.c.parent.in_(store_ids), objects.c.id.in_(file_ids)
-        )
-    )
+    rows = tx.conn.execute(_FILE_STATUSES, {"stores": store_ids, "files": file_ids})
     return {file_id for file_id, status in rows if status == "completed"}
 
 
