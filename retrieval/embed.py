@@ -14,9 +14,10 @@ the same cores, so callers that ingest in parallel overlap their other work with
 embedding instead. Search queries (a few short texts) take a quicker path, measured through
 the API on 2 cores:
 
-- one forward pass through a TorchScript trace of the transformer, which halves PyTorch's
-  per-operation overhead (a dozen word pieces: eager ~2.5 ms, traced ~1.5 ms). The trace is checked
-  against the eager model once; a model that cannot be traced faithfully keeps the eager path.
+- one forward pass through a TorchScript trace of the whole model (transformer, pooling,
+  normalisation: `retrieval.query_model`), which halves PyTorch's per-operation overhead (a dozen
+  word pieces: eager ~2.5 ms, traced ~1.5 ms). The trace is checked against the eager model once;
+  a model that cannot be traced faithfully keeps the eager path.
 - on one dedicated thread whose intra-op thread count is measured when the model loads: one or
   two threads, whichever runs a probe query faster here. Where the work per query is small (native
   bfloat16: ~1.5 ms) waking and joining a second thread costs more than it saves (~1 ms); where it
@@ -143,20 +144,15 @@ def resolve_dtype(dtype: str) -> str:
 
 def _forward(model, traced, texts: list[str]) -> np.ndarray:
     """Normalised embeddings of `texts` in one pass (skipping `encode`'s per-call set-up, ~0.7 ms),
-    through the traced transformer when there is one."""
+    through the traced model when there is one."""
     import torch
 
     with torch.inference_mode():
         features = model.preprocess(texts)  # the model lives on the CPU
         if traced is not None:
-            out = traced(features["input_ids"], features["attention_mask"])
-            features["token_embeddings"] = out[0] if isinstance(out, tuple) else out["last_hidden_state"]
-            for module in list(model)[1:]:  # pooling, normalisation...
-                features = module(features)
-        else:
-            features = model(features)
-        vectors = features["sentence_embedding"].float()
-        return torch.nn.functional.normalize(vectors, dim=-1).cpu().numpy()
+            return traced(features["input_ids"], features["attention_mask"]).numpy()
+        vectors = model(features)["sentence_embedding"].float()
+        return torch.nn.functional.normalize(vectors, dim=-1).numpy()
 
 
 def _same(got: np.ndarray, want: np.ndarray) -> bool:
@@ -181,18 +177,23 @@ def _pack(model) -> None:
 
 
 def _trace(model):
-    """A frozen TorchScript trace of the model's transformer, or None when it is not faithful."""
+    """A frozen TorchScript trace of the whole model (`retrieval.query_model`), or None when it
+    is not faithful."""
     import torch
 
-    transformer = getattr(model[0], "auto_model", None)
-    if transformer is None:
+    from retrieval.query_model import QueryModel
+
+    if getattr(model[0], "auto_model", None) is None:
         return None
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code
             probe = model.preprocess(PROBE)
             traced = torch.jit.trace(
-                transformer, (probe["input_ids"], probe["attention_mask"]), strict=False, check_trace=False
+                QueryModel(model),
+                (probe["input_ids"], probe["attention_mask"]),
+                strict=False,
+                check_trace=False,
             )
             traced = torch.jit.freeze(traced.eval())
             got, want = _forward(model, traced, PROBE), _forward(model, None, PROBE)
