@@ -22,7 +22,10 @@ the API on 2 cores:
   two threads, whichever runs a probe query faster here. Where the work per query is small (native
   bfloat16: ~1.5 ms) waking and joining a second thread costs more than it saves (~1 ms); where it
   is larger (an AVX2-only EPYC in float32: ~10 ms) two threads win (10.7 -> 8.3 ms per query,
-  16.7 -> 15.0 ms p50 through the API).
+  16.7 -> 15.0 ms p50 through the API). Work around a query (a search's index queries, its
+  caller's bookkeeping) can run on that thread too (`query_thread`): the embedding then runs inline,
+  without being handed over and back (two thread wake-ups; through the API on 2 cores, p50 0.2 ms
+  lower over 16 alternating pairs of servers).
 - in bfloat16, through linear layers whose weights oneDNN packed once when the model loaded
   (`retrieval.packed_linear`; a Xeon with AMX: 4.2 -> 3.0 ms per query). Batches use them too.
 """
@@ -42,6 +45,7 @@ from retrieval.errors import RetrievalError
 log = logging.getLogger("assistd.retrieval")
 
 SMALL = 4  # up to this many texts (queries) take the query path
+_thread = threading.local()  # `on_query_thread` is set on each embedder's query thread
 PROBE = ["a probe query for the traced model", "short"]  # different lengths: padding is exercised
 CALIBRATION_ROUNDS = 8  # probe queries per candidate thread count, alternated, when the model loads
 
@@ -96,6 +100,12 @@ class Embedder:
         self._model = model  # last: `model` readers see a fully loaded embedder
 
     @property
+    def query_thread(self) -> ThreadPoolExecutor | None:
+        """The thread queries are embedded on, once the model has loaded (None before); queries
+        encoded on it run inline."""
+        return self._query_thread if self._model is not None else None
+
+    @property
     def dimension(self) -> int:
         model = self.model
         get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -111,6 +121,8 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
         if len(texts) <= SMALL:
+            if getattr(_thread, "on_query_thread", False):
+                return _forward(model, self._traced, list(texts))
             return self._query_thread.submit(_forward, model, self._traced, list(texts)).result()
         import torch
 
@@ -240,7 +252,12 @@ def _query_executor(model, traced) -> ThreadPoolExecutor:
         )
         return best
 
-    executor = ThreadPoolExecutor(1, thread_name_prefix="assistd-query-embed")
+    executor = ThreadPoolExecutor(
+        1,
+        thread_name_prefix="assistd-query-embed",
+        initializer=setattr,
+        initargs=(_thread, "on_query_thread", True),
+    )
     executor.submit(calibrate).result()
     torch.set_num_threads(count)
     return executor

@@ -7,6 +7,7 @@ the index for dense and keyword candidates in every store, fuses them (see `retr
 
 import logging
 import threading
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,12 @@ class Retriever:
                         self.config.dense_windows,
                     )
         return self._index
+
+    @property
+    def search_thread(self) -> Executor | None:
+        """The thread to call `search` on once the embedding model has loaded (None before): the
+        query embedding then runs there inline, without a hand-off to its thread and back."""
+        return self.embedder.query_thread
 
     # Ingestion
 

@@ -405,9 +405,7 @@ class VectorStores:
 
         Returns `[{file_id, filename, score, text, attributes}]`, best first; marks the stores active.
         """
-        return await asyncio.to_thread(
-            self._search, store_ids, False, query, max_num_results, score_threshold, filters
-        )
+        return await self._run_search(store_ids, False, query, max_num_results, score_threshold, filters)
 
     async def search_store(
         self,
@@ -418,9 +416,13 @@ class VectorStores:
         filters: dict | None,
     ) -> list[dict]:
         """Search one store for the HTTP API: unknown is a 404, expired a 400, bad filters a 400."""
-        return await asyncio.to_thread(
-            self._search, [store_id], True, query, max_num_results, score_threshold, filters
-        )
+        return await self._run_search([store_id], True, query, max_num_results, score_threshold, filters)
+
+    async def _run_search(self, *args) -> list[dict]:
+        """`_search` on the retriever's search thread (where the query embeds without a hand-off),
+        or in the default pool while the embedding model has not loaded yet."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.retriever.search_thread, self._search, *args)
 
     def _search(self, store_ids, strict, query, max_num_results, score_threshold, filters) -> list[dict]:
         """Check and touch the stores, search them, keep the hits of completed files (one thread hop)."""

@@ -26,7 +26,8 @@ def test_a_retriever_loads_no_model_until_first_use(tmp_path):
     code = (
         "import sys; from retrieval import RetrievalConfig, Retriever;"
         f"r = Retriever(RetrievalConfig(data_dir={str(tmp_path)!r}));"
-        "assert r.embedder.dtype == 'auto' and 'torch' not in sys.modules, r.embedder.dtype"
+        "assert r.embedder.dtype == 'auto' and 'torch' not in sys.modules, r.embedder.dtype;"
+        "assert r.search_thread is None  # searches wait in the caller's pool until the model loads"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -109,3 +110,17 @@ def test_batches_from_several_threads_get_the_vectors_they_would_get_alone(embed
         together = list(pool.map(embedder.encode, batches))
     for a, t in zip(alone, together, strict=True):
         assert np.allclose(a, t, atol=1e-6)
+
+
+def test_a_search_run_on_the_search_thread_embeds_its_query_there(make_retriever, tmp_path):
+    """The server runs searches on that thread: the query must embed inline, not wait on its own thread."""
+    retriever = make_retriever("edge")
+    doc = tmp_path / "keeper.txt"
+    doc.write_text("The lighthouse keeper writes the tide tables in the logbook every morning at six.")
+    retriever.ingest_file("vs_thread", "file-keeper", doc)
+    query = "who writes the tide tables"
+    elsewhere = retriever.search("vs_thread", query)
+    thread = retriever.search_thread
+    assert thread is not None  # the model has loaded
+    there = thread.submit(retriever.search, "vs_thread", query).result(timeout=60)
+    assert there == elsewhere and there[0].file_id == "file-keeper"
