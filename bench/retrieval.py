@@ -129,7 +129,7 @@ def latency(retriever: Retriever, store: str, queries: list[str], vectors: np.nd
         assert hits
     for vector in vectors:
         started = time.perf_counter()
-        index.search_dense(store, vector, 10)
+        index.search(store, 10, dense=vector)
         bare.append(time.perf_counter() - started)
     embed = []
     for text in queries[:50]:

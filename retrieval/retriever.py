@@ -175,11 +175,12 @@ class Retriever:
         dense_lists, keyword_lists = [], []
         vectors = self.embedder.encode(queries) if mode != "keyword" else [None] * len(queries)
         for text, vector in zip(queries, vectors, strict=True):
+            sparse = self.keywords.query(text) if mode != "dense" else None
+            found = [index.search(s, limit, node, dense=vector, sparse=sparse) for s in store_ids]
             if mode != "keyword":
-                dense_lists.append(merge([index.search_dense(s, vector, limit, node) for s in store_ids]))
+                dense_lists.append(merge([dense for dense, _ in found]))
             if mode != "dense":
-                sparse = self.keywords.query(text)
-                keyword_lists.append(merge([index.search_sparse(s, sparse, limit, node) for s in store_ids]))
+                keyword_lists.append(merge([keyword for _, keyword in found]))
         ranked = hybrid(dense_lists, keyword_lists, mode, self.config.fusion, self.config.rrf_k)
         top = [r for r in ranked if r.score >= score_threshold][:max_num_results]
         return self._hits(top)

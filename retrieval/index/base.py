@@ -35,7 +35,15 @@ class IndexHit:
     id: str
     score: float
     store_id: str = ""
-    payload: dict | None = None  # filled only when asked (`with_payload`) or by `payloads()`
+
+
+def batch_hits(store_id: str, usings, results) -> tuple[list[IndexHit], list[IndexHit]]:
+    """(dense hits, keyword hits) from a batch's lists of scored points, asked in `usings` order."""
+    hits = {
+        using: [IndexHit(str(p.id), float(p.score), store_id) for p in points]
+        for using, points in zip(usings, results, strict=True)
+    }
+    return hits.get(DENSE, []), hits.get(SPARSE, [])
 
 
 class Index(Protocol):
@@ -47,13 +55,12 @@ class Index(Protocol):
 
     def upsert(self, store_id: str, points: list[IndexPoint]) -> None: ...
 
-    def search_dense(
-        self, store_id: str, vector: list[float], limit: int, filter=None, with_payload: bool = False
-    ) -> list[IndexHit]: ...
-
-    def search_sparse(
-        self, store_id: str, vector: Sparse, limit: int, filter=None, with_payload: bool = False
-    ) -> list[IndexHit]: ...
+    def search(
+        self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
+        """The `limit` points nearest to the dense vector and to the sparse (keyword) one, asked
+        together in one batch; a list is empty when its vector is not given."""
+        ...
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]: ...
 

@@ -12,6 +12,9 @@ Two settings serve search latency (measured through the API on 2 cores, 100k poi
   writes), and handing them to a pool of threads costs more than searching them in turn
   (dense + keyword query 2.4 -> 1.7 ms).
 
+A search's dense and keyword queries go to the shard as one batch, which shares one pass over the
+segments (one core, 100k points: 1.37 -> 1.07 ms for the two).
+
 Both are written into a shard's config when it is created and when an older shard is opened; the
 payload placement applies to the segments written after that.
 """
@@ -24,7 +27,7 @@ from types import SimpleNamespace
 import qdrant_edge as q
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, store_key
+from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, batch_hits, store_key
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -168,51 +171,48 @@ class EdgeIndex:
 
     # Reads
 
-    def _query(self, store_id: str, query, limit: int, filter, with_payload: bool) -> list[IndexHit]:
+    def _read(self, store_id: str, read, empty):
+        """`read(shard)`; `empty` when the store has no shard or was deleted meanwhile."""
         shard = self._shard(store_id, create=False)
         if shard is None:
-            return []
-        request = q.QueryRequest(
-            limit=limit,
-            query=query,
-            filter=to_qdrant(filter, MODELS) if filter is not None else None,
-            with_payload=with_payload,
-        )
+            return empty
         try:
-            points = shard.query(request)
+            return read(shard)
         except Exception:
-            if self._shards.get(store_id) is not shard:  # the store was deleted meanwhile
-                return []
+            if self._shards.get(store_id) is not shard:
+                return empty
             raise
-        return [
-            IndexHit(str(p.id), float(p.score), store_id, p.payload if with_payload else None) for p in points
-        ]
 
-    def search_dense(
-        self, store_id: str, vector, limit: int, filter=None, with_payload=False
-    ) -> list[IndexHit]:
-        vector = list(map(float, vector))
-        query = q.Query.Nearest([vector] if self.multivector(store_id) else vector, using=DENSE)
-        return self._query(store_id, query, limit, filter, with_payload)
-
-    def search_sparse(
-        self, store_id: str, vector: Sparse, limit: int, filter=None, with_payload=False
-    ) -> list[IndexHit]:
-        if not vector.indices:
-            return []
-        query = q.Query.Nearest(q.SparseVector(vector.indices, vector.values), using=SPARSE)
-        return self._query(store_id, query, limit, filter, with_payload)
+    def search(
+        self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
+        queries = {}
+        if dense is not None:
+            dense = list(map(float, dense))
+            queries[DENSE] = q.Query.Nearest([dense] if self.multivector(store_id) else dense, using=DENSE)
+        if sparse is not None and sparse.indices:
+            queries[SPARSE] = q.Query.Nearest(q.SparseVector(sparse.indices, sparse.values), using=SPARSE)
+        if not queries:
+            return [], []
+        where = to_qdrant(filter, MODELS) if filter is not None else None
+        batch = q.QueryBatchRequest(
+            [
+                q.QueryRequest(limit=limit, query=query, filter=where, with_payload=False)
+                for query in queries.values()
+            ]
+        )
+        return batch_hits(
+            store_id,
+            queries,
+            self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(queries)),
+        )
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
-        shard = self._shard(store_id, create=False)
-        if shard is None or not ids:
+        if not ids:
             return {}
-        try:
-            records = shard.retrieve(list(ids), with_payload=True, with_vector=False)
-        except Exception:
-            if self._shards.get(store_id) is not shard:  # the store was deleted meanwhile
-                return {}
-            raise
+        records = self._read(
+            store_id, lambda shard: shard.retrieve(list(ids), with_payload=True, with_vector=False), []
+        )
         return {str(r.id): r.payload or {} for r in records}
 
     def file_points(self, store_id: str, file_id: str) -> list[dict]:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from qdrant_client import QdrantClient, models
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, store_key
+from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, batch_hits, store_key
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -138,37 +138,25 @@ class ServerIndex:
 
     # Reads
 
-    def _query(self, store_id: str, query, using: str, limit: int, filter, with_payload) -> list[IndexHit]:
-        if not self.has_store(store_id):
-            return []
-        with self._lock:
-            result = self.client.query_points(
-                self._name(store_id),
-                query=query,
-                using=using,
-                limit=limit,
-                query_filter=to_qdrant(filter, MODELS) if filter is not None else None,
-                with_payload=with_payload,
-            )
-        return [
-            IndexHit(str(p.id), float(p.score), store_id, p.payload if with_payload else None)
-            for p in result.points
+    def search(
+        self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
+        queries = {}
+        if dense is not None:
+            dense = list(map(float, dense))
+            queries[DENSE] = [dense] if self.multivector(store_id) else dense
+        if sparse is not None and sparse.indices:
+            queries[SPARSE] = models.SparseVector(indices=sparse.indices, values=sparse.values)
+        if not queries or not self.has_store(store_id):
+            return [], []
+        where = to_qdrant(filter, MODELS) if filter is not None else None
+        requests = [
+            models.QueryRequest(query=query, using=using, limit=limit, filter=where, with_payload=False)
+            for using, query in queries.items()
         ]
-
-    def search_dense(
-        self, store_id: str, vector, limit: int, filter=None, with_payload=False
-    ) -> list[IndexHit]:
-        vector = list(map(float, vector))
-        query = [vector] if self.multivector(store_id) else vector
-        return self._query(store_id, query, DENSE, limit, filter, with_payload)
-
-    def search_sparse(
-        self, store_id: str, vector: Sparse, limit: int, filter=None, with_payload=False
-    ) -> list[IndexHit]:
-        if not vector.indices:
-            return []
-        query = models.SparseVector(indices=vector.indices, values=vector.values)
-        return self._query(store_id, query, SPARSE, limit, filter, with_payload)
+        with self._lock:
+            results = self.client.query_batch_points(self._name(store_id), requests=requests)
+        return batch_hits(store_id, queries, [result.points for result in results])
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
         if not ids or not self.has_store(store_id):

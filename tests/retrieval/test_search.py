@@ -79,6 +79,22 @@ def test_hybrid_score_is_the_mean_of_each_sides_relative_score(corpus):
     ]
 
 
+def test_the_index_answers_both_queries_of_a_batch_as_it_answers_each_alone(corpus):
+    retriever, _ = corpus
+    index, query = retriever.index, "How many vacation days do employees get?"
+    dense, sparse = retriever.embedder.encode([query])[0], retriever.keywords.query(query)
+    only_policy = parse_filter({"type": "eq", "key": "name", "value": "policy.docx"})
+    for where in (None, only_policy):
+        both = index.search(STORE, 20, where, dense=dense, sparse=sparse)
+        alone = (
+            index.search(STORE, 20, where, dense=dense)[0],
+            index.search(STORE, 20, where, sparse=sparse)[1],
+        )
+        assert both == alone and both[0] and both[1]
+        assert index.search(STORE, 20, where, dense=dense)[1] == []  # nothing asked, nothing found
+    assert index.search("vs_unknown", 20, dense=dense, sparse=sparse) == ([], [])
+
+
 def test_pdf_pages(corpus):
     retriever, ids = corpus
     (hit, *_) = retriever.search([STORE], "fluorosilicone gasket", max_num_results=1)
