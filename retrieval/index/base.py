@@ -37,6 +37,16 @@ class IndexHit:
     store_id: str = ""
 
 
+def asked(dense, sparse: Sparse | None) -> dict:
+    """The vectors a search asks about, by name: the dense one as floats, the sparse one if it has terms."""
+    vectors = {}
+    if dense is not None:
+        vectors[DENSE] = list(map(float, dense))
+    if sparse is not None and sparse.indices:
+        vectors[SPARSE] = sparse
+    return vectors
+
+
 def batch_hits(store_id: str, usings, results) -> tuple[list[IndexHit], list[IndexHit]]:
     """(dense hits, keyword hits) from a batch's lists of scored points, asked in `usings` order."""
     hits = {

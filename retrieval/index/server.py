@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from qdrant_client import QdrantClient, models
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, batch_hits, store_key
+from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, asked, batch_hits, store_key
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -141,22 +141,23 @@ class ServerIndex:
     def search(
         self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
     ) -> tuple[list[IndexHit], list[IndexHit]]:
-        queries = {}
-        if dense is not None:
-            dense = list(map(float, dense))
-            queries[DENSE] = [dense] if self.multivector(store_id) else dense
-        if sparse is not None and sparse.indices:
-            queries[SPARSE] = models.SparseVector(indices=sparse.indices, values=sparse.values)
-        if not queries or not self.has_store(store_id):
+        vectors = asked(dense, sparse)
+        if not vectors or not self.has_store(store_id):
             return [], []
+        if DENSE in vectors and self.multivector(store_id):
+            vectors[DENSE] = [vectors[DENSE]]
+        if SPARSE in vectors:
+            vectors[SPARSE] = models.SparseVector(
+                indices=vectors[SPARSE].indices, values=vectors[SPARSE].values
+            )
         where = to_qdrant(filter, MODELS) if filter is not None else None
         requests = [
-            models.QueryRequest(query=query, using=using, limit=limit, filter=where, with_payload=False)
-            for using, query in queries.items()
+            models.QueryRequest(query=vector, using=using, limit=limit, filter=where, with_payload=False)
+            for using, vector in vectors.items()
         ]
         with self._lock:
             results = self.client.query_batch_points(self._name(store_id), requests=requests)
-        return batch_hits(store_id, queries, [result.points for result in results])
+        return batch_hits(store_id, vectors, [result.points for result in results])
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
         if not ids or not self.has_store(store_id):
