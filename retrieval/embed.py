@@ -17,7 +17,8 @@ the API on 2 cores:
 - one forward pass through a TorchScript trace of the whole model (transformer, pooling,
   normalisation: `retrieval.query_model`), which halves PyTorch's per-operation overhead (a dozen
   word pieces: eager ~2.5 ms, traced ~1.5 ms). The trace is checked against the eager model once;
-  a model that cannot be traced faithfully keeps the eager path.
+  a model that cannot be traced faithfully keeps the eager path. Its word pieces come straight
+  from the Rust tokenizer where that gives what `preprocess` gives on a probe (checked once too).
 - on one dedicated thread whose intra-op thread count is measured when the model loads: one or
   two threads, whichever runs a probe query faster here. Where the work per query is small (native
   bfloat16: ~1.5 ms) waking and joining a second thread costs more than it saves (~1 ms); where it
@@ -47,6 +48,8 @@ log = logging.getLogger("assistd.retrieval")
 SMALL = 4  # up to this many texts (queries) take the query path
 _thread = threading.local()  # `on_query_thread` is set on each embedder's query thread
 PROBE = ["a probe query for the traced model", "short"]  # different lengths: padding is exercised
+# the query tokenizer is checked on these too: case, punctuation, spaces, and truncation
+TOKENIZER_PROBE = [*PROBE, "  Mixed CASE, punctuation; tabs\tand  spaces (42) ", "word " * 300]
 CALIBRATION_ROUNDS = 8  # probe queries per candidate thread count, alternated, when the model loads
 
 
@@ -63,7 +66,8 @@ class Embedder:
         self.model_path = model or default_model_path()
         self.dtype, self.batch_size = dtype, batch_size  # `auto` is resolved when the model loads
         self._model = None
-        self._traced = None  # the traced transformer (None: queries use the eager model)
+        self._traced = None  # the traced model (None: queries use the eager model)
+        self._tokenize = None  # the query tokenizer (None: queries use `preprocess`)
         self._query_thread: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._batch_lock = threading.Lock()  # one batch at a time (see the module docstring)
@@ -96,7 +100,8 @@ class Embedder:
             model = model.to(torch.bfloat16)
             _pack(model)
         self._traced = _trace(model)
-        self._query_thread = _query_executor(model, self._traced)
+        self._tokenize = _query_tokenizer(model)
+        self._query_thread = _query_executor(model, self._traced, self._tokenize)
         self._model = model  # last: `model` readers see a fully loaded embedder
 
     @property
@@ -121,9 +126,10 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
         if len(texts) <= SMALL:
+            query = (model, self._traced, list(texts), self._tokenize)
             if getattr(_thread, "on_query_thread", False):
-                return _forward(model, self._traced, list(texts))
-            return self._query_thread.submit(_forward, model, self._traced, list(texts)).result()
+                return _forward(*query)
+            return self._query_thread.submit(_forward, *query).result()
         import torch
 
         with self._batch_lock, torch.inference_mode():
@@ -154,12 +160,14 @@ def resolve_dtype(dtype: str) -> str:
     return "bfloat16" if native else "float32"
 
 
-def _forward(model, traced, texts: list[str]) -> np.ndarray:
+def _forward(model, traced, texts: list[str], tokenize=None) -> np.ndarray:
     """Normalised embeddings of `texts` in one pass (skipping `encode`'s per-call set-up, ~0.7 ms),
-    through the traced model when there is one."""
+    through the traced model when there is one, with `tokenize`'s word pieces if given."""
     import torch
 
     with torch.inference_mode():
+        if traced is not None and tokenize is not None:
+            return traced(*tokenize(texts)).numpy()
         features = model.preprocess(texts)  # the model lives on the CPU
         if traced is not None:
             return traced(features["input_ids"], features["attention_mask"]).numpy()
@@ -218,7 +226,23 @@ def _trace(model):
     return traced
 
 
-def _query_executor(model, traced) -> ThreadPoolExecutor:
+def _query_tokenizer(model):
+    """A `retrieval.query_model.QueryTokenizer` where it gives the word pieces `preprocess` gives on
+    `TOKENIZER_PROBE`; None otherwise (queries keep `preprocess`)."""
+    from retrieval.query_model import QueryTokenizer
+
+    try:
+        tokenizer = QueryTokenizer(model)
+        if tokenizer.matches(model, TOKENIZER_PROBE):
+            return tokenizer
+    except Exception as exc:  # no fast tokenizer, a first module of another kind...
+        log.info("queries are tokenised by preprocess (%r)", exc)
+        return None
+    log.info("the Rust tokenizer's word pieces differ from preprocess's; queries use preprocess")
+    return None
+
+
+def _query_executor(model, traced, tokenize) -> ThreadPoolExecutor:
     """A one-thread executor for queries, with the intra-op thread count (1 or 2) that is faster here.
 
     PyTorch gives a thread the process-wide intra-op count at its first operation and keeps a count
@@ -240,7 +264,7 @@ def _query_executor(model, traced) -> ThreadPoolExecutor:
             for n in candidates:
                 torch.set_num_threads(n)
                 started = time.perf_counter()
-                _forward(model, traced, PROBE[:1])
+                _forward(model, traced, PROBE[:1], tokenize)
                 seconds[n].append(time.perf_counter() - started)
         p50 = {n: statistics.median(s[1:]) for n, s in seconds.items()}
         best = min(candidates, key=p50.__getitem__)

@@ -74,6 +74,24 @@ def test_small_and_batched_encoding_agree(embedder):
     assert abs(small - batched).max() < 1e-2  # bfloat16 (where it is used), different batch shapes
 
 
+def test_queries_are_tokenised_by_the_rust_tokenizer_only_where_it_gives_preprocess_word_pieces(embedder):
+    import torch
+
+    from retrieval.embed import TOKENIZER_PROBE
+    from retrieval.query_model import QueryTokenizer
+
+    model = embedder.model
+    assert isinstance(embedder._tokenize, QueryTokenizer)  # the default model's tokenizer qualifies
+    texts = ["What is the CAPITAL of France?", "  ünïcödé, tabs\tand  spaces ", "word " * 400]
+    ids, mask = embedder._tokenize(texts)
+    want = model.preprocess(texts)
+    assert torch.equal(ids, want["input_ids"]) and torch.equal(mask, want["attention_mask"])
+    assert ids.shape[1] == embedder.max_seq_length  # truncated as the model truncates
+    other = QueryTokenizer(model)
+    other._rust.enable_truncation(16)  # a tokenizer that cuts queries elsewhere is refused
+    assert not other.matches(model, TOKENIZER_PROBE)
+
+
 def test_queries_use_the_faster_of_one_or_two_threads_and_leave_the_others_alone(caplog):
     import logging
     import os
