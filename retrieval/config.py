@@ -47,8 +47,11 @@ class RetrievalConfig:
     dense_windows: int | None = None
     fusion: str | None = None
     rrf_k: int = 60
-    # Candidates fetched from each of the dense and keyword lists before fusion.
-    candidates: int = 60
+    # Candidates fetched from each of the dense and keyword lists before fusion (at least the results
+    # asked for). 30 against 60: the labelled set ranks as well or better (hybrid recall@5 .875 vs
+    # .850, nDCG@10 .785 vs .780; 8 other layouts .765 vs .763) and a search at 100k chunks asks the
+    # index 0.55 ms less.
+    candidates: int = 30
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir)
