@@ -437,34 +437,37 @@ class VectorStores:
             raise InvalidRequest(f"Invalid 'filters': {exc}", param="filters") from exc
         if not hits:
             return []
-        with self.store.tx() as tx:
+        with self.store.read() as tx:
             ready = completed_files(tx, live, list({hit.file_id for hit in hits}))
         return [hit_out(hit) for hit in hits if hit.file_id in ready]
 
     def _touch(self, store_ids: list[str], strict: bool) -> list[str]:
-        """The stores that can be searched, with `last_active_at` moved to now."""
+        """The stores that can be searched, with `last_active_at` moved to now (a write only when
+        the second has changed since it was last moved)."""
         live = []
-        with self.store.tx() as tx:
-            for store_id in dict.fromkeys(store_ids):
-                row = tx.get(STORE, store_id)
-                if row is None:
-                    if strict:
-                        raise not_found("vector store", store_id)
-                    continue
-                if is_expired(row):
-                    if strict:
-                        raise InvalidRequest(
-                            f"Vector store '{store_id}' has expired; it can no longer be searched.",
-                            param="vector_store_id",
-                            code="vector_store_expired",
-                        )
-                    log.info("skipping expired vector store %s", store_id)
-                    continue
-                stamp = now()
-                if row["last_active_at"] != stamp:
-                    row["last_active_at"] = stamp
-                    tx.put(STORE, row)
-                live.append(store_id)
+        with self.store.read() as tx:
+            rows = {store_id: tx.get(STORE, store_id) for store_id in dict.fromkeys(store_ids)}
+        for store_id, row in rows.items():
+            if row is None:
+                if strict:
+                    raise not_found("vector store", store_id)
+                continue
+            if is_expired(row):
+                if strict:
+                    raise InvalidRequest(
+                        f"Vector store '{store_id}' has expired; it can no longer be searched.",
+                        param="vector_store_id",
+                        code="vector_store_expired",
+                    )
+                log.info("skipping expired vector store %s", store_id)
+                continue
+            if row["last_active_at"] != now():
+                with self.store.tx() as tx:  # read again: the row may have changed meanwhile
+                    row = tx.get(STORE, store_id)
+                    if row is not None:
+                        row["last_active_at"] = now()
+                        tx.put(STORE, row)
+            live.append(store_id)
         return live
 
     # Threads (message attachments)

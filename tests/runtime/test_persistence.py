@@ -4,7 +4,10 @@ import sqlite3
 import threading
 
 import httpx
+import pytest
+from sqlalchemy.exc import DBAPIError
 
+from runtime.store import Store
 from tests.support.server import Server
 
 
@@ -99,3 +102,20 @@ def test_database_from_before_the_field_indexes_opens_with_everything(tmp_path):
         assert {"ix_objects_status", "ix_objects_batch"} <= names
     finally:
         srv.stop()
+
+
+def test_reads_outside_a_transaction_see_each_commit_and_outlive_a_failed_statement(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        store.insert("thing", {"id": "a", "n": 1})
+        with store.read() as tx:
+            assert tx.get("thing", "a") == {"id": "a", "n": 1}
+        store.put("thing", {"id": "a", "n": 2})
+        with store.read() as tx:
+            assert tx.get("thing", "a")["n"] == 2
+        with pytest.raises(DBAPIError), store.read() as tx:
+            tx.conn.exec_driver_sql("SELECT * FROM no_such_table")
+        with store.read() as tx:  # on a new connection
+            assert tx.get("thing", "a")["n"] == 2
+    finally:
+        store.close()
