@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from runtime.api import v1_router
+from runtime.api import include_v1
 from runtime.auth import APIKeyMiddleware
 from runtime.code_sandbox import CodeSandbox
 from runtime.errors import install_handlers
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.on_thread_deleted = []
     app.state.on_file_deleted = []
     install_handlers(app)
-    app.include_router(v1_router())
+    include_v1(app)
     mount_playground(app)
 
     @app.get("/health", include_in_schema=False)
