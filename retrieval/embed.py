@@ -15,9 +15,10 @@ embedding instead. Search queries (a few short texts) take a quicker path, measu
 the API on 2 cores:
 
 - one forward pass through a TorchScript trace of the whole model (transformer, pooling,
-  normalisation: `retrieval.query_model`), which halves PyTorch's per-operation overhead (a dozen
-  word pieces: eager ~2.5 ms, traced ~1.5 ms). The trace is checked against the eager model once;
-  a model that cannot be traced faithfully keeps the eager path. Its word pieces come straight
+  normalisation: `retrieval.query_model`; for BERT encoders written out with fused projections),
+  which halves PyTorch's per-operation overhead (a dozen word pieces: eager ~2.5 ms, traced
+  ~1.5 ms). The trace is checked against the eager model once; a model that cannot be traced
+  faithfully keeps the eager path. Its word pieces come straight
   from the Rust tokenizer where that gives what `preprocess` gives on a probe (checked once too).
 - on one dedicated thread whose intra-op thread count is measured when the model loads: one or
   two threads, whichever runs a probe query faster here. Where the work per query is small (native
@@ -96,10 +97,11 @@ class Embedder:
         model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
         self.dtype = resolve_dtype(self.dtype)
         model.eval()
+        originals = {}
         if self.dtype == "bfloat16":
             model = model.to(torch.bfloat16)
-            _pack(model)
-        self._traced = _trace(model)
+            originals = _pack(model)
+        self._traced = _trace(model, originals)
         self._tokenize = _query_tokenizer(model)
         self._query_thread = _query_executor(model, self._traced, self._tokenize)
         self._model = model  # last: `model` readers see a fully loaded embedder
@@ -180,9 +182,10 @@ def _same(got: np.ndarray, want: np.ndarray) -> bool:
     return float(np.min(np.sum(got * want, axis=1))) >= 0.999
 
 
-def _pack(model) -> None:
+def _pack(model) -> dict:
     """Pack the model's bfloat16 linear layers for oneDNN (`retrieval.packed_linear`) where that works
-    and gives the same vectors; otherwise leave the model as it is."""
+    and gives the same vectors; otherwise leave the model as it is. Returns {packed layer: the
+    `nn.Linear` it replaced} ({} when nothing was packed)."""
     from retrieval.packed_linear import pack, unpack
 
     want = _forward(model, None, PROBE)
@@ -190,40 +193,45 @@ def _pack(model) -> None:
         swaps = pack(model)
     except Exception as exc:  # a PyTorch build without oneDNN's packed linear
         log.info("bfloat16 linear layers not packed (%r)", exc)
-        return
+        return {}
     if not _same(_forward(model, None, PROBE), want):
         unpack(swaps)
         log.info("packed bfloat16 linear layers differ from the unpacked ones; not packed")
+        return {}
+    return {getattr(parent, name): linear for parent, name, linear in swaps}
 
 
-def _trace(model):
-    """A frozen TorchScript trace of the whole model (`retrieval.query_model`), or None when it
-    is not faithful."""
+def _trace(model, originals: dict):
+    """A frozen TorchScript trace of the query model (`retrieval.query_model`: the BERT one where it
+    applies, else the generic one), or None when none is faithful (queries keep the eager model)."""
     import torch
 
-    from retrieval.query_model import QueryModel
+    from retrieval.query_model import BertQueryModel, QueryModel
 
     if getattr(model[0], "auto_model", None) is None:
         return None
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code
-            probe = model.preprocess(PROBE)
-            traced = torch.jit.trace(
-                QueryModel(model),
-                (probe["input_ids"], probe["attention_mask"]),
-                strict=False,
-                check_trace=False,
-            )
-            traced = torch.jit.freeze(traced.eval())
-            got, want = _forward(model, traced, PROBE), _forward(model, None, PROBE)
-    except Exception as exc:  # any failure just keeps the eager path
-        log.info("embedding model not traced (%r); queries use the eager model", exc)
-        return None
-    if not _same(got, want):
-        log.info("traced embedding model differs from the eager one; queries use the eager model")
-        return None
-    return traced
+    for make in (lambda: BertQueryModel(model, originals), lambda: QueryModel(model)):
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code
+                probe = model.preprocess(PROBE)
+                query_model = make()
+                traced = torch.jit.trace(
+                    query_model,
+                    (probe["input_ids"], probe["attention_mask"]),
+                    strict=False,
+                    check_trace=False,
+                )
+                traced = torch.jit.freeze(traced.eval())
+                got, want = _forward(model, traced, PROBE), _forward(model, None, PROBE)
+        except Exception as exc:  # an architecture a query model does not cover, a failed trace...
+            log.info("no traced query model (%r)", exc)
+            continue
+        if _same(got, want):
+            return traced
+        log.info("traced %s differs from the eager model", type(query_model).__name__)
+    log.info("queries use the eager model")
+    return None
 
 
 def _query_tokenizer(model):

@@ -21,10 +21,10 @@ BATCH_HINT = 16  # rows oneDNN tunes the packed layout for (any row count works)
 class PackedLinear(torch.nn.Module):
     """`y = x W^T + b` with W packed for oneDNN when the layer is made."""
 
-    def __init__(self, linear: torch.nn.Linear):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), BATCH_HINT)
-        self.bias = None if linear.bias is None else linear.bias.detach()
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), BATCH_HINT)
+        self.bias = None if bias is None else bias.detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         no_scalars: list[int | float | complex | None] = []  # TorchScript's `Scalar?[]`
@@ -44,7 +44,7 @@ def pack(module: torch.nn.Module) -> list[tuple[torch.nn.Module, str, torch.nn.L
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's, as for the traced query model
-        packed = [torch.jit.script(PackedLinear(child)) for _, _, child in swaps]
+        packed = [torch.jit.script(PackedLinear(child.weight, child.bias)) for _, _, child in swaps]
     for (parent, name, _), layer in zip(swaps, packed, strict=True):
         setattr(parent, name, layer)
     return swaps
