@@ -30,16 +30,20 @@ def test_queries_of_the_default_model_run_through_the_bert_query_model_and_give_
     assert np.min(np.sum(got * eager(reference, TEXTS), axis=1)) > 0.999
 
 
-def test_a_pooling_the_bert_query_model_does_not_cover_is_traced_generically():
+@pytest.mark.parametrize("pooling, traced_as", [("cls", "BertQueryModel"), ("max", "QueryModel")])
+def test_the_bert_query_model_takes_the_poolings_it_covers_and_leaves_the_others_to_the_generic_one(
+    pooling, traced_as
+):
     from sentence_transformers import SentenceTransformer
 
     from retrieval.embed import _forward, _trace, default_model_path
     from retrieval.query_model import BertQueryModel
 
     model = SentenceTransformer(default_model_path(), device="cpu", local_files_only=True).eval()
-    model[1].pooling_mode = "max"
-    with pytest.raises(NotImplementedError):
-        BertQueryModel(model, {})
+    model[1].pooling_mode = pooling
+    if traced_as == "QueryModel":
+        with pytest.raises(NotImplementedError):
+            BertQueryModel(model, {})
     traced = _trace(model, {})
-    assert traced.original_name == "QueryModel"
+    assert traced.original_name == traced_as
     assert np.min(np.sum(_forward(model, traced, TEXTS) * eager(model, TEXTS), axis=1)) > 0.999
