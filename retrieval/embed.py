@@ -18,8 +18,8 @@ the API on 2 cores:
   normalisation: `retrieval.query_model`; for BERT encoders written out with fused projections),
   which halves PyTorch's per-operation overhead (a dozen word pieces: eager ~2.5 ms, traced
   ~1.5 ms). The trace is checked against the eager model once; a model that cannot be traced
-  faithfully keeps the eager path. Its word pieces come straight
-  from the Rust tokenizer where that gives what `preprocess` gives on a probe (checked once too).
+  faithfully keeps the eager path. Its word pieces come straight from the Rust tokenizer where
+  that gives what `preprocess` gives on a probe (checked once too).
 - on one dedicated thread whose intra-op thread count is measured when the model loads: one or
   two threads, whichever runs a probe query faster here. Where the work per query is small (native
   bfloat16: ~1.5 ms) waking and joining a second thread costs more than it saves (~1 ms); where it
@@ -210,11 +210,12 @@ def _trace(model, originals: dict):
 
     if getattr(model[0], "auto_model", None) is None:
         return None
+    probe = model.preprocess(PROBE)
+    want = _forward(model, None, PROBE)
     for make in (lambda: BertQueryModel(model, originals), lambda: QueryModel(model)):
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code
-                probe = model.preprocess(PROBE)
                 query_model = make()
                 traced = torch.jit.trace(
                     query_model,
@@ -223,7 +224,7 @@ def _trace(model, originals: dict):
                     check_trace=False,
                 )
                 traced = torch.jit.freeze(traced.eval())
-                got, want = _forward(model, traced, PROBE), _forward(model, None, PROBE)
+                got = _forward(model, traced, PROBE)
         except Exception as exc:  # an architecture a query model does not cover, a failed trace...
             log.info("no traced query model (%r)", exc)
             continue

@@ -461,11 +461,12 @@ class VectorStores:
                     )
                 log.info("skipping expired vector store %s", store_id)
                 continue
-            if row["last_active_at"] != now():
+            stamp = now()
+            if row["last_active_at"] != stamp:
                 with self.store.tx() as tx:  # read again: the row may have changed meanwhile
                     row = tx.get(STORE, store_id)
                     if row is not None:
-                        row["last_active_at"] = now()
+                        row["last_active_at"] = stamp
                         tx.put(STORE, row)
             live.append(store_id)
         return live

@@ -37,11 +37,12 @@ class IndexHit:
     store_id: str = ""
 
 
-def asked(dense, sparse: Sparse | None) -> dict:
-    """The vectors a search asks about, by name: the dense one as floats, the sparse one if it has terms."""
+def asked(dense, sparse: Sparse | None, multivector: bool) -> dict:
+    """The vectors a search asks about, by name: the dense one as floats (as a one-vector multivector
+    in a `multivector` store), the sparse one if it has terms."""
     vectors = {}
     if dense is not None:
-        vectors[DENSE] = list(map(float, dense))
+        vectors[DENSE] = [list(map(float, dense))] if multivector else list(map(float, dense))
     if sparse is not None and sparse.indices:
         vectors[SPARSE] = sparse
     return vectors

@@ -186,11 +186,9 @@ class EdgeIndex:
     def search(
         self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
     ) -> tuple[list[IndexHit], list[IndexHit]]:
-        vectors = asked(dense, sparse)
+        vectors = asked(dense, sparse, self.multivector(store_id))
         if not vectors:
             return [], []
-        if DENSE in vectors and self.multivector(store_id):
-            vectors[DENSE] = [vectors[DENSE]]
         if SPARSE in vectors:
             vectors[SPARSE] = q.SparseVector(vectors[SPARSE].indices, vectors[SPARSE].values)
         where = to_qdrant(filter, MODELS) if filter is not None else None

@@ -141,11 +141,11 @@ class ServerIndex:
     def search(
         self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
     ) -> tuple[list[IndexHit], list[IndexHit]]:
-        vectors = asked(dense, sparse)
-        if not vectors or not self.has_store(store_id):
+        if not self.has_store(store_id):
             return [], []
-        if DENSE in vectors and self.multivector(store_id):
-            vectors[DENSE] = [vectors[DENSE]]
+        vectors = asked(dense, sparse, self.multivector(store_id))
+        if not vectors:
+            return [], []
         if SPARSE in vectors:
             vectors[SPARSE] = models.SparseVector(
                 indices=vectors[SPARSE].indices, values=vectors[SPARSE].values
