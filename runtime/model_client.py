@@ -1,9 +1,11 @@
 """Client for the upstream OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp, OpenAI).
 
 `ModelClient.stream_chat` streams one completion as events: `TextDelta` and `ToolCallDelta` as they
-arrive, then one `Completion` that assembles the whole answer. Failures raise `ModelError` with an
-OpenAI run `last_error` code. Connection errors, timeouts, 429 and 5xx are retried a bounded number
-of times, but only before anything was yielded, so output is never duplicated.
+arrive, then one `Completion` that assembles the whole answer. A call's id is fixed at its first
+fragment and every `ToolCallDelta` carries it (and the name once known), so a listener can show a
+call as it streams. Failures raise `ModelError` with an OpenAI run `last_error` code. Connection
+errors, timeouts, 429 and 5xx are retried a bounded number of times, but only before anything was
+yielded, so output is never duplicated.
 """
 
 import asyncio
@@ -29,14 +31,17 @@ class TextDelta:
 
 @dataclass
 class ToolCallDelta:
+    """A fragment of the arguments of the call at `index`, with the call's id and name so far."""
+
     index: int
-    id: str | None
+    id: str
     name: str | None
     arguments: str
 
 
 @dataclass
 class ToolCall:
+    index: int
     id: str
     name: str
     arguments: str
@@ -198,17 +203,18 @@ class ModelClient:
                 for call in delta.get("tool_calls") or []:
                     index = call.get("index", 0)
                     fn = call.get("function") or {}
-                    slot = calls.setdefault(index, {"id": None, "name": None, "arguments": ""})
-                    slot["id"] = slot["id"] or call.get("id")
+                    slot = calls.setdefault(
+                        index, {"id": call.get("id") or f"call_{index}", "name": None, "arguments": ""}
+                    )
                     slot["name"] = slot["name"] or fn.get("name")
                     slot["arguments"] += fn.get("arguments") or ""
-                    yield ToolCallDelta(index, call.get("id"), fn.get("name"), fn.get("arguments") or "")
+                    yield ToolCallDelta(index, slot["id"], slot["name"], fn.get("arguments") or "")
                 if choice.get("finish_reason"):
                     completion.finish_reason = choice["finish_reason"]
         if not done and completion.finish_reason is None:
             raise ModelError("server_error", "The model stream ended before it finished (no [DONE]).")
         completion.tool_calls = [
-            ToolCall(slot["id"] or f"call_{index}", slot["name"] or "", slot["arguments"])
+            ToolCall(index, slot["id"], slot["name"], slot["arguments"])
             for index, slot in sorted(calls.items())
             if slot["name"]
         ]

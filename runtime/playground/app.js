@@ -914,26 +914,17 @@ function applyStepDelta(delta) {
     if (part.id) call.id = part.id;
     if (part.type) call.type = part.type;
     if (part.code_interpreter) {
+      // Code and arguments stream as fragments to append; outputs come with their index.
       const ci = call.code_interpreter = call.code_interpreter || { input: "", outputs: [] };
-      const piece = part.code_interpreter.input || "";
-      // Fragments are appended; a delta that repeats the whole input so far replaces it.
-      ci.input = ci.input && piece.startsWith(ci.input) ? piece : (ci.input || "") + piece;
+      ci.input = (ci.input || "") + (part.code_interpreter.input || "");
       ci.outputs = ci.outputs || [];
-      for (const out of part.code_interpreter.outputs || []) {
-        const { index: at, ...rest } = out;
-        const same = JSON.stringify(rest);
-        if (Number.isInteger(at)) ci.outputs[at] = rest;
-        else if (!ci.outputs.some((o) => JSON.stringify(o) === same)) ci.outputs.push(rest);
-      }
+      for (const { index: at, ...rest } of part.code_interpreter.outputs || []) ci.outputs[at] = rest;
     }
     if (part.file_search) call.file_search = { ...(call.file_search || {}), ...part.file_search };
     if (part.function) {
       const fn = call.function = call.function || { name: "", arguments: "", output: null };
       if (part.function.name) fn.name = part.function.name;
-      if (part.function.arguments) {
-        const piece = part.function.arguments;
-        fn.arguments = fn.arguments && piece.startsWith(fn.arguments) ? piece : fn.arguments + piece;
-      }
+      if (part.function.arguments) fn.arguments += part.function.arguments;
       if (part.function.output !== undefined && part.function.output !== null) fn.output = part.function.output;
     }
   }

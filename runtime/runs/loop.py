@@ -1,14 +1,20 @@
 """One pass of a run: call the model, stream its answer, run the tools it asks for, repeat until it
-answers, needs the client's function outputs, or hits a limit."""
+answers, needs the client's function outputs, or hits a limit.
+
+The loop reports what happens in no API's terms (an answer starts, text arrives with the
+annotations it completes, a tool call starts, its code or arguments stream, the tool's outputs, the
+model call's usage) and the recorder writes it as its API shows it. The code of a python call is
+decoded out of its JSON arguments as they stream; text that may still become a citation marker or
+a sandbox link waits until it is whole, so an annotation leaves with the text it covers."""
 
 import asyncio
-import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from runtime.model_client import Completion, ModelError, TextDelta
+from runtime.model_client import Completion, ModelError, TextDelta, ToolCallDelta
 from runtime.runs import annotations, prompt
-from runtime.runs.recorder import RunRecorder, add_usage
+from runtime.runs.arguments import StreamedArgument, argument
+from runtime.runs.recorder import RunRecorder
 from runtime.runs.tools import ToolError
 
 log = logging.getLogger("assistd.runs")
@@ -28,19 +34,37 @@ class Failed(Exception):
 
 @dataclass
 class Answer:
-    """The assistant message being streamed, with its step."""
+    """The text the model is writing, and how much of it has been shown."""
 
-    message: dict | None = None
-    step: dict | None = None
-    index: int = 0
+    text: str = ""
+    shown: int = 0
+
+
+@dataclass
+class Call:
+    """A tool call the model is writing: its id, name and kind once known, its arguments so far, and
+    its index in the run's tool calls once started."""
+
+    id: str = ""
+    name: str = ""
+    kind: str = ""
+    arguments: str = ""
+    index: int | None = None
+    code: StreamedArgument | None = None
 
 
 @dataclass
 class Turn:
     """What one model call produced."""
 
-    message: dict | None
-    completion: Completion
+    kinds: dict
+    answer: Answer | None = None
+    calls: dict[int, Call] = field(default_factory=dict)  # by the model's call index
+    completion: Completion | None = None
+
+    @property
+    def started(self) -> list[Call]:
+        return [call for _, call in sorted(self.calls.items()) if call.index is not None]
 
 
 class RunLoop:
@@ -83,8 +107,7 @@ class RunLoop:
                 )
             turn = await self._call_model()
             self.transcript["turns"] += 1
-            calls = turn.completion.tool_calls
-            if not calls:
+            if not turn.started:
                 self.engine.save_transcript(self.transcript)
                 self.rec.set_run("completed")
                 return
@@ -96,9 +119,9 @@ class RunLoop:
     async def _call_model(self) -> Turn:
         messages, tools, kinds = self.engine.build_prompt(self.run, self.transcript)
         used = self.run.get("usage") or {}
-        estimate = prompt.prompt_tokens(messages, tools, self.engine.count_tokens)
+        prompt_tokens = prompt.prompt_tokens(messages, tools, self.engine.count_tokens)
         limit = self.run.get("max_prompt_tokens")
-        if limit and used.get("prompt_tokens", 0) + estimate > limit:
+        if limit and used.get("prompt_tokens", 0) + prompt_tokens > limit:
             raise Incomplete("max_prompt_tokens")
         max_tokens = None
         if self.run.get("max_completion_tokens"):
@@ -106,7 +129,7 @@ class RunLoop:
             if max_tokens <= 0:
                 raise Incomplete("max_completion_tokens")
 
-        answer = Answer()
+        turn = Turn(kinds)
         stream = self.engine.model.stream_chat(
             model=self.run["model"],
             messages=messages,
@@ -118,209 +141,159 @@ class RunLoop:
             max_tokens=max_tokens,
             response_format=self._response_format(),
         )
-        completion = None
         try:
             async for event in stream:
                 if isinstance(event, TextDelta) and event.text:
-                    self._add_text(answer, event.text)
+                    await self._add_text(turn, event.text)
+                elif isinstance(event, ToolCallDelta):
+                    await self._add_call_delta(turn, event)
                 elif isinstance(event, Completion):
-                    completion = event
+                    turn.completion = event
         except asyncio.CancelledError:
-            if answer.message is not None:  # keep what was said so far in the incomplete message
-                self.rec.save_message(answer.message)
+            self.rec.save_open_work()  # keep what was said so far in the incomplete message
             raise
+        completion = turn.completion
         if completion is None:
             raise ModelError("server_error", "The model stream ended without a completion.")
-        message, text_index, step = answer.message, answer.index, answer.step
 
         usage = completion.usage.as_dict() if completion.usage else None
-        self.rec.set_run(usage=add_usage(self.run.get("usage"), usage))
-        if message is not None:
-            await self._finish_message(message, text_index, completion)
-            step["usage"] = usage if not completion.tool_calls else None
-            self.rec.end_step(step, "completed" if completion.finish_reason != "length" else "cancelled")
+        self.rec.model_call_done(usage)
+        if turn.answer is not None:
+            length = completion.finish_reason == "length"
+            await self._finish_answer(turn, "incomplete" if length else "completed")
+        self._finish_calls(turn)
         if completion.finish_reason == "length" and self.run.get("max_completion_tokens"):
             raise Incomplete("max_completion_tokens")
-        self.transcript["last_usage"] = usage
         self.transcript["kinds"] = kinds
-        return Turn(message, completion)
-
-    def _add_text(self, answer: "Answer", text: str) -> None:
-        """Stream a piece of the answer, opening its step and message at the first piece."""
-        if answer.message is None:
-            images = [
-                {"type": "image_file", "image_file": {"file_id": f, "detail": "auto"}}
-                for f in self.transcript["images"]
-            ]
-            self.transcript["images"] = []
-            answer.step = self.rec.new_step(
-                "message_creation", {"type": "message_creation", "message_creation": {"message_id": ""}}
-            )
-            answer.message = self.rec.new_message(
-                images + [{"type": "text", "text": {"value": "", "annotations": []}}]
-            )
-            answer.index = len(images)
-            answer.step["step_details"]["message_creation"]["message_id"] = answer.message["id"]
-            self.rec.save_step(answer.step)
-        answer.message["content"][answer.index]["text"]["value"] += text
-        self.rec.message_delta(answer.message, answer.index, text)
+        return turn
 
     def _response_format(self):
         fmt = self.run.get("response_format")
         return fmt if isinstance(fmt, dict) else None
 
-    async def _finish_message(self, message: dict, index: int, completion: Completion) -> None:
-        text = message["content"][index]["text"]["value"]
+    # The answer
+
+    async def _add_text(self, turn: Turn, text: str) -> None:
+        """Stream a piece of the answer, opening its message at the first piece."""
+        if turn.answer is None:
+            turn.answer = Answer()
+            images, self.transcript["images"] = self.transcript["images"], []
+            self.rec.message_started(images)
+        turn.answer.text += text
+        await self._show(turn.answer, annotations.settled(turn.answer.text))
+
+    async def _show(self, answer: Answer, end: int) -> None:
+        """Show the answer up to `end`, with the annotations of the markers and links it completes."""
+        if end <= answer.shown:
+            return
+        text, start = answer.text, answer.shown
+        answer.shown = end
         paths = {
             path: await self.engine.export_sandbox_file(self.run, path, self.transcript)
-            for path, _, _ in annotations.sandbox_paths(text)
+            for path, _, _ in annotations.sandbox_paths(text, start, end)
         }
-        notes = annotations.citations(text, self.transcript["sources"]) + annotations.file_paths(
-            text, paths.get
-        )
-        message["content"][index]["text"]["annotations"] = sorted(notes, key=lambda a: a["start_index"])
-        message["attachments"] = [
-            {"file_id": file_id, "tools": [{"type": "code_interpreter"}]}
-            for file_id in paths.values()
-            if file_id
-        ]
-        if completion.finish_reason == "length":
-            self.rec.end_message(message, "incomplete", "max_tokens")
-        else:
-            self.rec.end_message(message, "completed")
+        notes = annotations.citations(text, self.transcript["sources"], start, end)
+        notes += annotations.file_paths(text, paths.get, start, end)
+        self.rec.text_added(text[start:end], sorted(notes, key=lambda a: a["start_index"]))
 
-    # Tools
+    async def _finish_answer(self, turn: Turn, status: str) -> None:
+        answer, turn.answer = turn.answer, None
+        await self._show(answer, len(answer.text))
+        self.rec.message_finished(status, "max_tokens" if status == "incomplete" else None)
+
+    # Tool calls as the model writes them
+
+    async def _add_call_delta(self, turn: Turn, delta: ToolCallDelta) -> None:
+        call = turn.calls.setdefault(delta.index, Call())
+        call.arguments += delta.arguments
+        if call.index is None:
+            if not delta.name:
+                return
+            if turn.answer is not None:  # the answer ends where the tool calls begin
+                await self._finish_answer(turn, "completed")
+            self._start_call(turn, call, delta.id, delta.name)
+            self._stream_input(call, call.arguments)
+        else:
+            self._stream_input(call, delta.arguments)
+
+    def _start_call(self, turn: Turn, call: Call, call_id: str, name: str) -> None:
+        call.id, call.name = call_id, name
+        call.kind = turn.kinds.get(name, "function")
+        call.index = self.rec.tool_call_started(call.id, call.kind, name)
+        if call.kind == "code_interpreter":
+            call.code = StreamedArgument("code")
+
+    def _stream_input(self, call: Call, fragment: str) -> None:
+        """Show a fragment of a call's input: a function's arguments as they are, the code of a
+        python call decoded out of its JSON arguments."""
+        piece = call.code.feed(fragment) if call.code else fragment if call.kind == "function" else ""
+        if piece:
+            self.rec.tool_input_added(call.index, piece)
+
+    def _finish_calls(self, turn: Turn) -> None:
+        """Settle the calls on the finished completion: its arguments are the ones the tools get."""
+        for final in turn.completion.tool_calls:
+            call = turn.calls.setdefault(final.index, Call())
+            call.arguments = final.arguments
+            if call.index is None:
+                self._start_call(turn, call, final.id, final.name)
+                self._stream_input(call, final.arguments)
+            rest = call.code.rest(final.arguments) if call.code else ""
+            if rest:
+                self.rec.tool_input_added(call.index, rest)
+
+    # Running the tools
 
     async def _run_tools(self, turn: Turn) -> str:
-        completion, kinds = turn.completion, self.transcript["kinds"]
-        calls = completion.tool_calls
-        details: list[dict] = []
-        for call in calls:
-            kind = kinds.get(call.name)
-            if kind == "code_interpreter":
-                details.append(
-                    {
-                        "id": call.id,
-                        "type": "code_interpreter",
-                        "code_interpreter": {"input": _argument(call.arguments, "code"), "outputs": []},
-                    }
-                )
-            elif kind == "file_search":
-                details.append(
-                    {
-                        "id": call.id,
-                        "type": "file_search",
-                        "file_search": {
-                            "ranking_options": self.engine.ranking_options(self.run),
-                            "results": [],
-                        },
-                    }
-                )
-            else:
-                details.append(
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": call.arguments, "output": None},
-                    }
-                )
-        step = self.rec.new_step("tool_calls", {"type": "tool_calls", "tool_calls": details})
-        step["usage"] = self.transcript.get("last_usage")
+        calls = turn.started
         self.transcript["messages"].append(
             {
                 "role": "assistant",
-                "content": completion.text or None,
+                "content": turn.completion.text or None,
                 "tool_calls": [
                     {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                     for c in calls
                 ],
             }
         )
-
         waiting = []
-        for index, detail in enumerate(details):
-            if detail["type"] == "function":
-                if detail["function"]["name"] not in kinds:
-                    self._tool_result(
-                        detail["id"], f"Error: there is no tool named {detail['function']['name']!r}."
-                    )
-                    detail["function"]["output"] = ""
-                    continue
-                waiting.append(detail)
+        for call in calls:
+            if call.kind == "function":
+                if call.name in turn.kinds:
+                    waiting.append(call.index)
+                else:
+                    self._tool_result(call.id, f"Error: there is no tool named {call.name!r}.")
+                    self.rec.tool_call_finished(call.index, {"output": ""})
                 continue
             try:
-                output = await self._run_builtin(detail)
+                output = await self._run_builtin(call)
             except ToolError as exc:
-                self.rec.end_step(
-                    self.rec.save_step(step), "failed", {"code": "server_error", "message": str(exc)}
-                )
+                self.rec.tool_calls_finished("failed", {"code": "server_error", "message": str(exc)})
                 raise Failed("server_error", str(exc)) from exc
-            self._tool_result(detail["id"], output)
-            self.rec.save_step(step)
-            self.rec.step_delta(step, {"type": "tool_calls", "tool_calls": [{"index": index, **detail}]})
+            self._tool_result(call.id, output)
         self.engine.save_transcript(self.transcript)
-
         if waiting:
-            self.rec.save_step(step)
-            self.rec.set_run(
-                "requires_action",
-                required_action={
-                    "type": "submit_tool_outputs",
-                    "submit_tool_outputs": {
-                        "tool_calls": [
-                            {
-                                "id": d["id"],
-                                "type": "function",
-                                "function": {
-                                    "name": d["function"]["name"],
-                                    "arguments": d["function"]["arguments"],
-                                },
-                            }
-                            for d in waiting
-                        ]
-                    },
-                },
-            )
+            self.rec.tool_calls_waiting(waiting)
             return "requires_action"
-        self.rec.end_step(step, "completed")
+        self.rec.tool_calls_finished()
         return "continue"
 
     def _tool_result(self, call_id: str, output: str) -> None:
         self.transcript["messages"].append({"role": "tool", "tool_call_id": call_id, "content": output})
 
-    async def _run_builtin(self, detail: dict) -> str:
-        if detail["type"] == "code_interpreter":
-            code = detail["code_interpreter"]["input"]
+    async def _run_builtin(self, call: Call) -> str:
+        if call.kind == "code_interpreter":
+            code = argument(call.arguments, "code")
             result = await self.engine.tools.run_code(self.run, code)
-            detail["code_interpreter"]["outputs"] = result.outputs
+            self.rec.tool_call_finished(call.index, {"input": code, "outputs": result.outputs})
             self.transcript["images"].extend(result.image_file_ids)
             return result.model_text
-        query = self._pending_query(detail["id"])
-        options = detail["file_search"]["ranking_options"]
+        query = argument(call.arguments, "query")
+        options = self.engine.ranking_options(self.run)
         results = await self.engine.tools.search(self.run, query, options["score_threshold"])
         call_index = len(self.transcript["sources"])
         self.transcript["sources"].append(
             [{"file_id": r["file_id"], "filename": r["file_name"]} for r in results]
         )
-        detail["file_search"]["results"] = results
+        self.rec.tool_call_finished(call.index, {"ranking_options": options, "results": results})
         return self.engine.tools.search_text(query, call_index, results)
-
-    def _pending_query(self, call_id: str) -> str:
-        for call in self.transcript["messages"][-1]["tool_calls"]:
-            if call["id"] == call_id:
-                return _argument(call["function"]["arguments"], "query")
-        return ""
-
-
-def _argument(arguments: str, name: str) -> str:
-    """The named string argument of a built-in tool call; a model that sent bare text meant the value."""
-    try:
-        parsed = json.loads(arguments)
-    except (json.JSONDecodeError, TypeError):
-        return arguments or ""
-    if isinstance(parsed, dict):
-        value = parsed.get(name)
-        if value is None and len(parsed) == 1:
-            value = next(iter(parsed.values()))
-        return value if isinstance(value, str) else json.dumps(value) if value is not None else ""
-    return parsed if isinstance(parsed, str) else arguments

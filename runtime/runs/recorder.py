@@ -1,5 +1,15 @@
-"""Writes a run's progress: every change to the run, its steps and its messages is stored and
-published as the matching stream event, in OpenAI's order."""
+"""Writes a run's progress as the Assistants API shows it: every change to the run, its steps and
+its messages is stored and published as the matching stream event, in OpenAI's order.
+
+The run loop reports what happens in terms of no particular API: the model started an answer,
+wrote text, started a tool call, streamed its input, the tool gave outputs, the call finished. This
+recorder turns those happenings into Assistants objects (`thread.message`, `thread.run.step`) and
+their events with OpenAI's granularity: an answer is a message-creation step naming its message,
+then `thread.message.created` with no content, one delta per piece whose parts each carry their
+`index` (an annotation goes out with the text it covers); a tool call opens a tool-calls step with
+no calls, its first step delta introduces it (id, type, empty input), later deltas stream its code
+or arguments and its outputs; every array element in a delta carries its `index`. The events leave
+through `emit`."""
 
 from runtime.ids import new_id, now
 from runtime.runs.events import Event, EventHub
@@ -19,11 +29,24 @@ def add_usage(total: dict | None, usage: dict | None) -> dict:
     return total
 
 
+def _new_call(call_id: str, kind: str, name: str) -> dict:
+    """A tool call as its first delta shows it: id, type and empty input."""
+    body = {
+        "code_interpreter": {"input": "", "outputs": []},
+        "file_search": {},
+        "function": {"name": name, "arguments": "", "output": None},
+    }[kind]
+    return {"id": call_id, "type": kind, kind: body}
+
+
 class RunRecorder:
     """Stores and announces one run's objects."""
 
     def __init__(self, store: Store, hub: EventHub, run: dict):
         self.store, self.hub, self.run = store, hub, run
+        self._message: dict | None = None  # the answer being written, with its step
+        self._message_step: dict | None = None
+        self._tool_step: dict | None = None  # the tool calls being made
 
     @property
     def run_id(self) -> str:
@@ -57,9 +80,150 @@ class RunRecorder:
             self.emit(f"thread.run.{status}", run)
         return run
 
-    # Steps
+    def model_call_done(self, usage: dict) -> None:
+        """Count one model call's usage on the run and on the step it produced."""
+        self.set_run(usage=add_usage(self.run.get("usage"), usage))
+        step = self._tool_step or self._message_step
+        if step is not None:
+            step["usage"] = usage
 
-    def new_step(self, step_type: str, details: dict) -> dict:
+    # The answer
+
+    def message_started(self, image_file_ids: list[str]) -> None:
+        """The model began an answer; images the run's code showed lead it."""
+        message_id = new_id("thread.message")
+        self._message_step = self._new_step(
+            "message_creation", {"type": "message_creation", "message_creation": {"message_id": message_id}}
+        )
+        self._message = {
+            "id": message_id,
+            "object": "thread.message",
+            "created_at": now(),
+            "thread_id": self.run["thread_id"],
+            "status": "in_progress",
+            "incomplete_details": None,
+            "completed_at": None,
+            "incomplete_at": None,
+            "role": "assistant",
+            "content": [],
+            "assistant_id": self.run["assistant_id"],
+            "run_id": self.run_id,
+            "attachments": [],
+            "metadata": {},
+        }
+        self.store.insert("thread.message", self._message, parent=self.run["thread_id"])
+        self.emit("thread.message.created", self._message)
+        self.emit("thread.message.in_progress", self._message)
+        for file_id in image_file_ids:
+            part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
+            self._message["content"].append(part)
+            self._message_delta({"index": len(self._message["content"]) - 1, **part})
+
+    def text_added(self, text: str, annotations: list[dict]) -> None:
+        """A piece of the answer, with the annotations of the spans it completes."""
+        content = self._message["content"]
+        if not content or content[-1]["type"] != "text":
+            content.append({"type": "text", "text": {"value": "", "annotations": []}})
+        part = content[-1]["text"]
+        part["value"] += text
+        first = len(part["annotations"])
+        part["annotations"].extend(annotations)
+        numbered = [{"index": first + i, **note} for i, note in enumerate(annotations)]
+        self._message_delta(
+            {"index": len(content) - 1, "type": "text", "text": {"value": text, "annotations": numbered}}
+        )
+
+    def message_finished(self, status: str = "completed", reason: str | None = None) -> None:
+        """The answer is over; files it links to become its attachments."""
+        message, step = self._message, self._message_step
+        self._message = self._message_step = None
+        files = [
+            note["file_path"]["file_id"]
+            for part in message["content"]
+            if part["type"] == "text"
+            for note in part["text"]["annotations"]
+            if note["type"] == "file_path"
+        ]
+        message["attachments"] = [
+            {"file_id": file_id, "tools": [{"type": "code_interpreter"}]} for file_id in dict.fromkeys(files)
+        ]
+        self._end_message(message, status, reason)
+        self._end_step(step, "completed" if status == "completed" else "cancelled")
+
+    def _message_delta(self, part: dict) -> None:
+        self.emit(
+            "thread.message.delta",
+            {"id": self._message["id"], "object": "thread.message.delta", "delta": {"content": [part]}},
+        )
+
+    # Tool calls
+
+    def tool_call_started(self, call_id: str, kind: str, name: str) -> int:
+        """The model began a call (kind: code_interpreter, file_search or function); returns its index."""
+        if self._tool_step is None:
+            self._tool_step = self._new_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
+        calls = self._tool_step["step_details"]["tool_calls"]
+        calls.append(_new_call(call_id, kind, name))
+        self._step_delta(len(calls) - 1, calls[-1])
+        return len(calls) - 1
+
+    def tool_input_added(self, index: int, text: str) -> None:
+        """More of a call's input: the code of a code_interpreter call, a function's arguments."""
+        call = self._tool_step["step_details"]["tool_calls"][index]
+        field = {"code_interpreter": "input", "function": "arguments"}[call["type"]]
+        call[call["type"]][field] += text
+        self._step_delta(index, {"type": call["type"], call["type"]: {field: text}})
+
+    def tool_call_finished(self, index: int, result: dict) -> None:
+        """A call's result (code outputs, search results, a function's output) joins its details;
+        code outputs also stream, each with its index."""
+        call = self._tool_step["step_details"]["tool_calls"][index]
+        call[call["type"]].update(result)
+        self.save_step(self._tool_step)
+        if result.get("outputs"):
+            outputs = [{"index": i, **output} for i, output in enumerate(result["outputs"])]
+            self._step_delta(index, {"type": call["type"], call["type"]: {"outputs": outputs}})
+
+    def tool_calls_finished(self, status: str = "completed", last_error: dict | None = None) -> None:
+        step, self._tool_step = self._tool_step, None
+        self._end_step(step, status, last_error)
+
+    def tool_calls_waiting(self, indexes: list[int]) -> None:
+        """The run stops for the client's outputs to these function calls (the step stays open)."""
+        step, self._tool_step = self._tool_step, None
+        self.save_step(step)
+        calls = step["step_details"]["tool_calls"]
+        waiting = [
+            {
+                "id": calls[i]["id"],
+                "type": "function",
+                "function": {
+                    "name": calls[i]["function"]["name"],
+                    "arguments": calls[i]["function"]["arguments"],
+                },
+            }
+            for i in indexes
+        ]
+        self.set_run(
+            "requires_action",
+            required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": waiting}},
+        )
+
+    def _step_delta(self, index: int, call_delta: dict) -> None:
+        self.emit(
+            "thread.run.step.delta",
+            {
+                "id": self._tool_step["id"],
+                "object": "thread.run.step.delta",
+                "delta": {
+                    "step_details": {"type": "tool_calls", "tool_calls": [{"index": index, **call_delta}]}
+                },
+            },
+        )
+
+    # Steps and messages in the store
+
+    def _new_step(self, step_type: str, details: dict) -> dict:
         step = {
             "id": new_id("thread.run.step"),
             "object": "thread.run.step",
@@ -83,17 +247,11 @@ class RunRecorder:
         self.emit("thread.run.step.in_progress", step)
         return step
 
-    def step_delta(self, step: dict, details_delta: dict) -> None:
-        self.emit(
-            "thread.run.step.delta",
-            {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": details_delta}},
-        )
-
     def save_step(self, step: dict) -> dict:
         self.store.put("thread.run.step", step, parent=self.run_id)
         return step
 
-    def end_step(self, step: dict, status: str, last_error: dict | None = None) -> dict:
+    def _end_step(self, step: dict, status: str, last_error: dict | None = None) -> dict:
         step["status"] = status
         stamp = {
             "completed": "completed_at",
@@ -107,59 +265,27 @@ class RunRecorder:
         self.emit(f"thread.run.step.{status}", step)
         return step
 
-    def open_steps(self) -> list[dict]:
-        return [s for s in self.store.all("thread.run.step", self.run_id) if s["status"] == "in_progress"]
-
-    # Messages
-
-    def new_message(self, content: list[dict]) -> dict:
-        message = {
-            "id": new_id("thread.message"),
-            "object": "thread.message",
-            "created_at": now(),
-            "thread_id": self.run["thread_id"],
-            "status": "in_progress",
-            "incomplete_details": None,
-            "completed_at": None,
-            "incomplete_at": None,
-            "role": "assistant",
-            "content": content,
-            "assistant_id": self.run["assistant_id"],
-            "run_id": self.run_id,
-            "attachments": [],
-            "metadata": {},
-        }
-        self.store.insert("thread.message", message, parent=self.run["thread_id"])
-        self.emit("thread.message.created", message)
-        self.emit("thread.message.in_progress", message)
-        return message
-
-    def message_delta(self, message: dict, index: int, text: str) -> None:
-        self.emit(
-            "thread.message.delta",
-            {
-                "id": message["id"],
-                "object": "thread.message.delta",
-                "delta": {
-                    "content": [{"index": index, "type": "text", "text": {"value": text, "annotations": []}}]
-                },
-            },
-        )
-
-    def save_message(self, message: dict) -> dict:
-        self.store.put("thread.message", message, parent=self.run["thread_id"])
-        return message
-
-    def end_message(self, message: dict, status: str, reason: str | None = None) -> dict:
+    def _end_message(self, message: dict, status: str, reason: str | None = None) -> dict:
         message["status"] = status
         if status == "completed":
             message["completed_at"] = now()
         else:
             message["incomplete_at"] = now()
             message["incomplete_details"] = {"reason": reason}
-        self.save_message(message)
+        self.store.put("thread.message", message, parent=self.run["thread_id"])
         self.emit(f"thread.message.{status}", message)
         return message
+
+    def save_open_work(self) -> None:
+        """Store what the open message and steps hold so far (a run stopped mid-answer keeps it)."""
+        if self._message is not None:
+            self.store.put("thread.message", self._message, parent=self.run["thread_id"])
+        for step in (self._message_step, self._tool_step):
+            if step is not None:
+                self.save_step(step)
+
+    def open_steps(self) -> list[dict]:
+        return [s for s in self.store.all("thread.run.step", self.run_id) if s["status"] == "in_progress"]
 
     def open_messages(self) -> list[dict]:
         return self.store.all(
@@ -167,8 +293,10 @@ class RunRecorder:
         )
 
     def stop_open_work(self, step_status: str, message_reason: str) -> None:
-        """Close steps and messages left open when a run ends early."""
+        """Close steps and messages left open when a run ends early (keeping what they hold so far)."""
+        self.save_open_work()
+        self._message = self._message_step = self._tool_step = None
         for step in self.open_steps():
-            self.end_step(step, step_status)
+            self._end_step(step, step_status)
         for message in self.open_messages():
-            self.end_message(message, "incomplete", message_reason)
+            self._end_message(message, "incomplete", message_reason)

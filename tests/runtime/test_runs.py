@@ -8,8 +8,16 @@ import httpx
 import openai
 import pytest
 
-from tests.support.scripted_model import ScriptedModel, calls, closed_port_url, error, text, tool_call
+from tests.support.scripted_model import (
+    ScriptedModel,
+    calls,
+    closed_port_url,
+    error,
+    text,
+    tool_call,
+)
 from tests.support.server import Server
+from tests.support.stream_log import CallbackLog
 
 WEATHER = {
     "type": "function",
@@ -51,7 +59,8 @@ def texts(client, thread_id):
 
 
 def test_plain_answer(client, assistant, model):
-    model.push(text("Hello, human."))
+    reply = text("Hello, human.")
+    model.push(reply)
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
     assert run.status == "completed" and run.id.startswith("run_")
@@ -173,53 +182,182 @@ def test_streaming_event_order(client, assistant, model):
     assert final[0].content[0].text.value == "Streaming is fun to watch."
 
 
-def test_stream_events_are_snapshots(server, assistant, model):
-    """Each event carries the object as it was then: deltas rebuild the text exactly once."""
-    model.push(text("Snapshots, not live objects.", piece=3))
-    thread = httpx.post(
-        f"{server.base_url}/threads", json={"messages": [{"role": "user", "content": "x"}]}
-    ).json()
-    events = []
-    with httpx.stream(
-        "POST",
-        f"{server.base_url}/threads/{thread['id']}/runs",
-        json={"assistant_id": assistant.id, "stream": True},
-        timeout=30,
-    ) as response:
-        name = None
+def stream_events(url: str, body: dict) -> list[tuple[str, dict]]:
+    """The (event, data) pairs of a streamed request, read off the wire."""
+    events, name = [], None
+    with httpx.stream("POST", url, json=body, timeout=30) as response:
         for line in response.iter_lines():
             if line.startswith("event: "):
                 name = line[7:]
             elif line.startswith("data: ") and name != "done":
                 events.append((name, json.loads(line[6:])))
-    created = next(data for name, data in events if name == "thread.message.created")
-    assert created["content"][0]["text"]["value"] == ""
-    rebuilt = created["content"][0]["text"]["value"] + "".join(
-        data["delta"]["content"][0]["text"]["value"]
-        for name, data in events
-        if name == "thread.message.delta"
+    return events
+
+
+def indexed(value) -> bool:
+    """Every object in every array of a delta carries its `index`, as the SDKs' accumulators need."""
+    if isinstance(value, dict):
+        return all(indexed(v) for v in value.values())
+    if isinstance(value, list):
+        return all(not isinstance(v, dict) or ("index" in v and indexed(v)) for v in value)
+    return True
+
+
+def test_stream_events_are_snapshots(server, assistant, model):
+    """Each event carries the object as it was then: the message starts empty and its deltas, each
+    part with its index, rebuild the text exactly once."""
+    model.push(text("Snapshots, not live objects.", piece=3))
+    thread = httpx.post(
+        f"{server.base_url}/threads", json={"messages": [{"role": "user", "content": "x"}]}
+    ).json()
+    events = stream_events(
+        f"{server.base_url}/threads/{thread['id']}/runs", {"assistant_id": assistant.id, "stream": True}
     )
+    step = next(data for name, data in events if name == "thread.run.step.created")
+    created = next(data for name, data in events if name == "thread.message.created")
+    assert step["step_details"]["message_creation"]["message_id"] == created["id"]
+    assert created["content"] == [] and created["status"] == "in_progress"
+    parts = [data["delta"]["content"] for name, data in events if name == "thread.message.delta"]
+    assert all(len(p) == 1 and p[0]["index"] == 0 and p[0]["type"] == "text" for p in parts)
+    assert all(p[0]["text"]["annotations"] == [] for p in parts)
+    rebuilt = "".join(p[0]["text"]["value"] for p in parts)
     completed = next(data for name, data in events if name == "thread.message.completed")
     assert rebuilt == completed["content"][0]["text"]["value"] == "Snapshots, not live objects."
 
 
-def test_streamed_function_call_and_streamed_outputs(client, assistant, model):
+def test_event_handler_sees_a_plain_answer(client, assistant, model):
+    """Python's AssistantEventHandler gets OpenAI's callbacks in OpenAI's order (the text is created
+    by its first delta, so `on_text_created` fires)."""
+    model.push(text("Hello there, handler.", piece=5))
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
+    handler = CallbackLog()
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as stream:
+        stream.until_done()
+    assert handler.names() == [
+        "run_step_created",
+        "message_created",
+        "text_created",
+        "text_delta",
+        "text_done",
+        "message_done",
+        "run_step_done",
+        "end",
+    ]
+    [[step]], [[message]] = handler.args("run_step_created"), handler.args("message_created")
+    assert step["type"] == "message_creation"
+    assert step["step_details"]["message_creation"]["message_id"] == message["id"]
+    assert message["content"] == [] and message["role"] == "assistant"
+    assert handler.args("text_created") == [[{"value": "Hello", "annotations": []}]]
+    deltas = [delta["value"] for delta, _ in handler.args("text_delta")]
+    assert deltas == ["Hello", " ther", "e, ha", "ndler", "."]
+    assert [snapshot["value"] for _, snapshot in handler.args("text_delta")] == [
+        "".join(deltas[: i + 1]) for i in range(len(deltas))
+    ]
+    assert len(handler.args("message_delta")) == len(deltas)
+    assert handler.args("text_done") == [[{"value": "Hello there, handler.", "annotations": []}]]
+    [[done]] = handler.args("message_done")
+    assert done["id"] == message["id"] and done["status"] == "completed"
+    assert done["content"] == [
+        {"type": "text", "text": {"value": "Hello there, handler.", "annotations": []}}
+    ]
+    [[step_done]] = handler.args("run_step_done")
+    assert step_done["id"] == step["id"] and step_done["status"] == "completed"
+    assert step_done["usage"]["total_tokens"] > 0
+
+
+def test_function_call_streams_like_openai(server, assistant, model):
+    """A tool-calls step starts with no calls; its first delta introduces the call (index, id, type,
+    name, empty arguments), later deltas carry only arguments, and `requires_action` comes last."""
+    model.push(tool_call("get_weather", {"city": "Reykjavik"}))
+    thread = httpx.post(
+        f"{server.base_url}/threads", json={"messages": [{"role": "user", "content": "cold?"}]}
+    ).json()
+    events = stream_events(
+        f"{server.base_url}/threads/{thread['id']}/runs", {"assistant_id": assistant.id, "stream": True}
+    )
+    names = [name for name, _ in events]
+    assert names[-1] == "thread.run.requires_action" and names.count("thread.run.step.created") == 1
+    assert names.index("thread.run.step.created") < names.index("thread.run.step.delta")
+    step = next(data for name, data in events if name == "thread.run.step.created")
+    assert step["type"] == "tool_calls" and step["step_details"] == {"type": "tool_calls", "tool_calls": []}
+    deltas = [data for name, data in events if name == "thread.run.step.delta"]
+    assert all(d["id"] == step["id"] and d["object"] == "thread.run.step.delta" for d in deltas)
+    assert all(indexed(d["delta"]) for d in deltas)
+    calls = [d["delta"]["step_details"]["tool_calls"] for d in deltas]
+    assert all(len(c) == 1 for c in calls)
+    first, later = calls[0][0], [c[0] for c in calls[1:]]
+    call_id = events[-1][1]["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
+    assert first == {
+        "index": 0,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": "", "output": None},
+    }
+    assert len(later) >= 3 and all(c.keys() == {"index", "type", "function"} for c in later)
+    assert all(c["function"].keys() == {"arguments"} for c in later)
+    assert "".join(c["function"]["arguments"] for c in later) == '{"city": "Reykjavik"}'
+
+
+def test_event_handler_sees_a_function_call_and_the_answer_after_it(client, assistant, model):
     model.push(tool_call("get_weather", {"city": "Oslo"}), text("Cold in Oslo."))
+    handler = CallbackLog()
     with client.beta.threads.create_and_run_stream(
-        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Oslo?"}]}
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "Oslo?"}]},
+        event_handler=handler,
     ) as stream:
         events = [e.event for e in stream]
         run = stream.current_run
     assert events[0] == "thread.created" and events[-1] == "thread.run.requires_action"
-    assert "thread.run.step.created" in events
+    assert handler.names() == [
+        "run_step_created",
+        "tool_call_created",
+        "tool_call_delta",
+        "tool_call_done",
+        "end",
+    ]
+    [[step]] = handler.args("run_step_created")
+    assert step["type"] == "tool_calls" and step["step_details"]["tool_calls"] == []
     call = run.required_action.submit_tool_outputs.tool_calls[0]
+    [[created]] = handler.args("tool_call_created")
+    assert created["id"] == call.id and created["type"] == "function"
+    assert created["function"] == {"name": "get_weather", "arguments": "", "output": None}
+    pieces = [delta["function"]["arguments"] for delta, _ in handler.args("tool_call_delta")]
+    assert len(pieces) >= 2 and "".join(pieces) == '{"city": "Oslo"}'
+    assert all("id" not in delta for delta, _ in handler.args("tool_call_delta"))
+    [[done]] = handler.args("tool_call_done")
+    assert done["id"] == call.id and done["function"]["arguments"] == '{"city": "Oslo"}'
+    assert done["function"]["output"] is None
+
+    handler = CallbackLog()
     with client.beta.threads.runs.submit_tool_outputs_stream(
-        thread_id=run.thread_id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "-5C"}]
+        thread_id=run.thread_id,
+        run_id=run.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "-5C"}],
+        event_handler=handler,
     ) as stream:
-        events = [e.event for e in stream]
-        text_out = stream.get_final_messages()[0].content[0].text.value
-    assert events[-1] == "thread.run.completed" and "thread.message.delta" in events
-    assert text_out == "Cold in Oslo."
+        stream.until_done()
+    assert handler.names() == [
+        "run_step_done",
+        "run_step_created",
+        "message_created",
+        "text_created",
+        "text_delta",
+        "text_done",
+        "message_done",
+        "run_step_done",
+        "end",
+    ]
+    tool_step, message_step = (args[0] for args in handler.args("run_step_done"))
+    assert tool_step["id"] == step["id"] and tool_step["status"] == "completed"
+    assert tool_step["step_details"]["tool_calls"][0]["function"]["output"] == "-5C"
+    assert message_step["type"] == "message_creation" and message_step["status"] == "completed"
+    assert "".join(delta["value"] for delta, _ in handler.args("text_delta")) == "Cold in Oslo."
+    assert handler.args("text_done") == [[{"value": "Cold in Oslo.", "annotations": []}]]
+    assert stream.get_final_run().status == "completed"
+    assert stream.get_final_messages()[0].content[0].text.value == "Cold in Oslo."
 
 
 def test_create_and_run_polls(client, assistant, model):

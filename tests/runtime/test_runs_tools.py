@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.scripted_model import Reply, ScriptedModel, text, tool_call
 from tests.support.server import Server
+from tests.support.stream_log import CallbackLog
 
 PLOT_CODE = """
 import pandas as pd, matplotlib.pyplot as plt
@@ -91,6 +92,70 @@ def test_code_interpreter_with_input_file_image_and_output_file(client, model):
     assert run.status == "completed" and tool_result(model.requests[-1]).strip() == "20"  # kernel state kept
 
 
+# Quotes, a newline, an accented letter and an emoji: the JSON arguments hold them as escapes
+# (\", \n, \u00e9, a \ud83d\ude00 surrogate pair) that the 7-character pieces cut through.
+DRAW_CODE = (
+    'import matplotlib.pyplot as plt\nplt.plot([1, 3, 2]); plt.show()\nprint("drawn", "caf\u00e9 \U0001f600")'
+)
+
+
+def test_event_handler_sees_code_as_it_is_written_and_its_image(client, model):
+    assistant = client.beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
+    model.push(tool_call("python", {"code": DRAW_CODE}), text("Here is the chart."))
+    handler = CallbackLog()
+    with client.beta.threads.create_and_run_stream(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "draw"}]},
+        event_handler=handler,
+    ) as stream:
+        stream.until_done()
+    assert stream.get_final_run().status == "completed"
+    assert handler.names() == [
+        "run_step_created",
+        "tool_call_created",
+        "tool_call_delta",
+        "tool_call_done",
+        "run_step_done",
+        "run_step_created",
+        "message_created",
+        "text_created",
+        "text_delta",
+        "image_file_done",
+        "text_delta",
+        "text_done",
+        "message_done",
+        "tool_call_done",  # the SDK repeats its last tool call at every later step and run end
+        "run_step_done",
+        "tool_call_done",
+        "end",
+    ]
+    [[created]] = handler.args("tool_call_created")
+    assert created["type"] == "code_interpreter" and created["code_interpreter"] == {
+        "input": "",
+        "outputs": [],
+    }
+    deltas = [delta["code_interpreter"] for delta, _ in handler.args("tool_call_delta")]
+    inputs = [d["input"] for d in deltas if "input" in d]
+    assert len(inputs) >= 5 and "".join(inputs) == DRAW_CODE  # decoded piece by piece, escapes whole
+    [outputs] = [d["outputs"] for d in deltas if "outputs" in d]
+    assert [(o["index"], o["type"]) for o in outputs] == [(0, "logs"), (1, "image")]
+    assert "drawn caf\u00e9 \U0001f600" in outputs[0]["logs"]
+    image_id = outputs[1]["image"]["file_id"]
+    done = handler.args("tool_call_done")[0][0]
+    assert done["id"] == created["id"] and done["code_interpreter"]["input"] == DRAW_CODE
+    assert [o["type"] for o in done["code_interpreter"]["outputs"]] == ["logs", "image"]
+
+    tool_step = handler.args("run_step_done")[0][0]
+    assert tool_step["step_details"]["tool_calls"][0]["code_interpreter"]["input"] == DRAW_CODE
+    assert handler.args("image_file_done") == [[{"file_id": image_id, "detail": "auto"}]]
+    assert handler.args("text_created") == [[{"value": "Here i", "annotations": []}]]
+    assert "".join(delta["value"] for delta, _ in handler.args("text_delta")) == "Here is the chart."
+    [[message]] = handler.args("message_done")
+    assert [c["type"] for c in message["content"]] == ["image_file", "text"]
+    assert message["content"][0]["image_file"]["file_id"] == image_id
+    assert client.files.content(image_id).read().startswith(b"\x89PNG")
+
+
 def test_cancel_while_code_runs(client, model):
     assistant = client.beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "wait"}])
@@ -129,7 +194,9 @@ FACTS = {
 }
 
 
-def test_file_search_with_citation(client, model, server):
+@pytest.fixture(scope="module")
+def handbook(client):
+    """An assistant with File Search over FACTS; returns it and the file ids by name."""
     ids = {
         name: client.files.create(file=(name, body.encode()), purpose="assistants").id
         for name, body in FACTS.items()
@@ -144,6 +211,11 @@ def test_file_search_with_citation(client, model, server):
         tools=[{"type": "file_search"}],
         tool_resources={"file_search": {"vector_store_ids": [store.id]}},
     )
+    return assistant, ids
+
+
+def test_file_search_with_citation(client, model, server, handbook):
+    assistant, ids = handbook
     thread = client.beta.threads.create(
         messages=[{"role": "user", "content": "What is the launch code for Zephyr?"}]
     )
@@ -176,6 +248,60 @@ def test_file_search_with_citation(client, model, server):
         "AZURE-7741"
         in full["step_details"]["tool_calls"][0]["file_search"]["results"][0]["content"][0]["text"]
     )
+
+
+def test_event_handler_sees_a_search_and_its_citation(client, model, handbook):
+    """The search call is introduced by one delta; the citation marker reaches the client whole, in
+    the delta that carries its annotation."""
+    assistant, ids = handbook
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "What is the launch code for Zephyr?"}]
+    )
+    handler = CallbackLog()
+    model.script = cite_first_result
+    try:
+        with client.beta.threads.runs.stream(
+            thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+        ) as stream:
+            stream.until_done()
+    finally:
+        model.script = lambda request: text("ok")
+    assert stream.get_final_run().status == "completed"
+    assert handler.names() == [
+        "run_step_created",
+        "tool_call_created",
+        "tool_call_done",
+        "run_step_done",
+        "run_step_created",
+        "message_created",
+        "text_created",
+        "text_delta",
+        "text_done",
+        "message_done",
+        "tool_call_done",  # the SDK repeats its last tool call at every later step and run end
+        "run_step_done",
+        "tool_call_done",
+        "end",
+    ]
+    [[created]] = handler.args("tool_call_created")
+    assert created["type"] == "file_search" and created["file_search"] == {}
+    assert all(args[0]["id"] == created["id"] for args in handler.args("tool_call_done"))
+    search = handler.args("run_step_done")[0][0]["step_details"]["tool_calls"][0]["file_search"]
+    assert search["results"][0]["file_id"] == ids["handbook.txt"]
+    assert search["ranking_options"] == {"ranker": "default_2024_08_21", "score_threshold": 0.0}
+
+    deltas = [delta for delta, _ in handler.args("text_delta")]
+    [cited] = [d for d in deltas if "【" in d["value"] or "】" in d["value"]]
+    marker = re.search(r"【\d+:\d+†handbook\.txt】", cited["value"]).group(0)
+    [note] = cited["annotations"]
+    value = "".join(d["value"] for d in deltas)
+    assert note["index"] == 0 and note["type"] == "file_citation" and note["text"] == marker
+    assert value[note["start_index"] : note["end_index"]] == marker
+    assert note["file_citation"] == {"file_id": ids["handbook.txt"]}
+    assert all(d["annotations"] == [] for d in deltas if d is not cited)
+    [[final]] = handler.args("text_done")
+    assert final["value"] == value
+    assert final["annotations"] == [{k: v for k, v in note.items() if k != "index"}]
 
 
 def test_file_search_attachment_builds_thread_store(client, model):

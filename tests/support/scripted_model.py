@@ -6,6 +6,8 @@ tool calls, usage), answering from a script instead of a language model. Tests a
         model.push(tool_call("python", {"code": "print(1)"}), text("Done"))   # or queue replies
         model.script = lambda request: text("hi")  # or answer from the request
 
+Tool-call arguments stream in 7-character pieces, cutting through JSON escapes as real servers do.
+
 Standalone: `python -m tests.support.scripted_model --port 9000`.
 """
 
@@ -230,7 +232,8 @@ def _base(request: dict) -> dict:
     }
 
 
-def _usage(request: dict, reply: Reply) -> dict:
+def usage_of(request: dict, reply: Reply) -> dict:
+    """The usage the model reports for `reply` to `request`."""
     prompt = _tokens(request.get("messages")) + _tokens(request.get("tools") or [])
     completion = (
         reply.completion_tokens
@@ -290,7 +293,7 @@ def _chunks(request: dict, reply: Reply):
             }
     yield {**_base(request), "choices": [{"index": 0, "delta": {}, "finish_reason": _finish(reply)}]}
     if (request.get("stream_options") or {}).get("include_usage"):
-        yield {**_base(request), "choices": [], "usage": _usage(request, reply)}
+        yield {**_base(request), "choices": [], "usage": usage_of(request, reply)}
     yield "[DONE]"
 
 
@@ -311,7 +314,7 @@ def _completion(request: dict, reply: Reply) -> dict:
         "created": int(time.time()),
         "model": request.get("model", "scripted-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply)}],
-        "usage": _usage(request, reply),
+        "usage": usage_of(request, reply),
     }
 
 
