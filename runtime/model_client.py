@@ -3,9 +3,11 @@
 `ModelClient.stream_chat` streams one completion as events: `TextDelta` and `ToolCallDelta` as they
 arrive, then one `Completion` that assembles the whole answer. A call's id is fixed at its first
 fragment and every `ToolCallDelta` carries it (and the name once known), so a listener can show a
-call as it streams. Failures raise `ModelError` with an OpenAI run `last_error` code. Connection
-errors, timeouts, 429 and 5xx are retried a bounded number of times, but only before anything was
-yielded, so output is never duplicated.
+call as it streams. `Completion.usage` is the endpoint's own count, or None when it reports none
+(llama.cpp ignores `stream_options.include_usage`; an all-zero usage counts as none). Failures raise
+`ModelError` with an OpenAI run `last_error` code. Connection errors, timeouts, 429 and 5xx are
+retried a bounded number of times, but only before anything was yielded, so output is never
+duplicated.
 """
 
 import asyncio
@@ -70,6 +72,16 @@ class Completion:
 
 
 ModelEvent = TextDelta | ToolCallDelta | Completion
+
+
+def _usage(reported) -> Usage | None:
+    """The endpoint's usage, or None when it is malformed or all zero (nothing was counted)."""
+    if not isinstance(reported, dict):
+        return None
+    prompt, completion = reported.get("prompt_tokens") or 0, reported.get("completion_tokens") or 0
+    if not (isinstance(prompt, int) and isinstance(completion, int)) or prompt + completion <= 0:
+        return None
+    return Usage(prompt, completion, reported.get("total_tokens") or prompt + completion)
 
 
 class _Retryable(Exception):
@@ -191,10 +203,7 @@ class ModelClient:
                 )
                 raise ModelError("server_error", f"The model endpoint reported an error: {message}")
             if chunk.get("usage"):
-                u = chunk["usage"]
-                completion.usage = Usage(
-                    u.get("prompt_tokens", 0), u.get("completion_tokens", 0), u.get("total_tokens", 0)
-                )
+                completion.usage = _usage(chunk["usage"]) or completion.usage
             for choice in chunk.get("choices") or []:
                 delta = choice.get("delta") or {}
                 if delta.get("content"):

@@ -156,7 +156,7 @@ class RunLoop:
         if completion is None:
             raise ModelError("server_error", "The model stream ended without a completion.")
 
-        usage = completion.usage.as_dict() if completion.usage else None
+        usage = self._usage(completion, prompt_tokens)
         self.rec.model_call_done(usage)
         if turn.answer is not None:
             length = completion.finish_reason == "length"
@@ -166,6 +166,19 @@ class RunLoop:
             raise Incomplete("max_completion_tokens")
         self.transcript["kinds"] = kinds
         return turn
+
+    def _usage(self, completion: Completion, prompt_tokens: int) -> dict:
+        """The endpoint's own count, else ours with the tokenizer that truncates the prompt."""
+        if completion.usage:
+            return completion.usage.as_dict()
+        produced = prompt.completion_tokens(
+            completion.text, [(c.name, c.arguments) for c in completion.tool_calls], self.engine.count_tokens
+        )
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": produced,
+            "total_tokens": prompt_tokens + produced,
+        }
 
     def _response_format(self):
         fmt = self.run.get("response_format")

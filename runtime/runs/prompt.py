@@ -1,5 +1,7 @@
 """What a run sends to the model: built-in tools as functions, the system message, the thread's
-messages (truncated as the run asks) and the run's own tool exchanges so far."""
+messages (truncated as the run asks) and the run's own tool exchanges so far. One tokenizer
+(cl100k) sizes the prompt for truncation and counts a model call's usage when the endpoint reports
+none."""
 
 import base64
 import functools
@@ -141,3 +143,11 @@ def truncate(
 
 def prompt_tokens(messages: list[dict], tools: list[dict], count_tokens: Callable[[str], int]) -> int:
     return sum(_size(m, count_tokens) for m in messages) + count_tokens(json.dumps(tools)) + 3
+
+
+def completion_tokens(
+    text: str, tool_calls: list[tuple[str, str]], count_tokens: Callable[[str], int]
+) -> int:
+    """Tokens of what the model wrote: its text, and each tool call's name and arguments."""
+    written = count_tokens(text) if text else 0
+    return written + sum(3 + count_tokens(name) + count_tokens(arguments) for name, arguments in tool_calls)

@@ -15,6 +15,7 @@ from tests.support.scripted_model import (
     error,
     text,
     tool_call,
+    usage_of,
 )
 from tests.support.server import Server
 from tests.support.stream_log import CallbackLog
@@ -67,6 +68,7 @@ def test_plain_answer(client, assistant, model):
     assert run.started_at and run.completed_at and run.expires_at > run.created_at
     assert run.model == "scripted-model" and run.instructions == "Be terse."
     assert run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens > 0
+    assert run.usage.model_dump() == usage_of(model.requests[-1], reply)  # the endpoint's own count
     assert texts(client, thread.id) == [("user", "hi"), ("assistant", "Hello, human.")]
     answer = client.beta.threads.messages.list(thread.id).data[0]
     assert answer.run_id == run.id and answer.assistant_id == assistant.id and answer.status == "completed"

@@ -7,6 +7,8 @@ tool calls, usage), answering from a script instead of a language model. Tests a
         model.script = lambda request: text("hi")  # or answer from the request
 
 Tool-call arguments stream in 7-character pieces, cutting through JSON escapes as real servers do.
+`ScriptedModel(usage=False)` never reports usage, like llama.cpp, which ignores
+`stream_options.include_usage`.
 
 Standalone: `python -m tests.support.scripted_model --port 9000`.
 """
@@ -106,9 +108,11 @@ class ScriptedModel:
         script: Callable[[dict], Reply] | None = None,
         models: tuple[str, ...] = ("scripted-model",),
         port: int = 0,
+        usage: bool = True,
     ):
         self.script = script or default_reply
         self.models = models
+        self.usage = usage
         self.requests: list[dict] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -208,7 +212,7 @@ class ScriptedModel:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 try:
-                    for chunk in _chunks(request, reply):
+                    for chunk in _chunks(request, reply, model.usage):
                         if reply.delay:
                             time.sleep(reply.delay)
                         self._send(chunk if isinstance(chunk, str) else json.dumps(chunk))
@@ -247,7 +251,7 @@ def _finish(reply: Reply) -> str:
     return reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
 
 
-def _chunks(request: dict, reply: Reply):
+def _chunks(request: dict, reply: Reply, usage: bool):
     """The SSE payloads of one streamed reply."""
     if reply.malformed:
         yield {**_base(request), "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]}
@@ -292,7 +296,7 @@ def _chunks(request: dict, reply: Reply):
                 ],
             }
     yield {**_base(request), "choices": [{"index": 0, "delta": {}, "finish_reason": _finish(reply)}]}
-    if (request.get("stream_options") or {}).get("include_usage"):
+    if usage and (request.get("stream_options") or {}).get("include_usage"):
         yield {**_base(request), "choices": [], "usage": usage_of(request, reply)}
     yield "[DONE]"
 
