@@ -3,6 +3,7 @@
 # - a running Docker engine (dockerd started in the background when none answers; gVisor's runsc
 #   registered as a runtime when it is installed)
 # - the project in .venv (reinstalled only when pyproject.toml changes)
+# - for the tests, OpenAI's Node SDK in tests/node (`npm ci`, again only when package-lock.json changes)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +52,16 @@ install_venv() {
   "$VENV/bin/pip" install -q -e "$ROOT[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
   "$VENV/bin/python" -c "import runtime, sandbox, retrieval" # fails loudly if the install did not take
   echo "$want" > "$stamp"
+}
+
+install_node_tests() {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  local dir="$ROOT/tests/node" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ "$(cat "$dir/node_modules/.assistd-installed" 2>/dev/null)" = "$want" ]; then return; fi
+  echo "setup: installing the Node SDK tests' packages (npm ci in tests/node)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$dir/node_modules/.assistd-installed"
 }
 
 setup() {

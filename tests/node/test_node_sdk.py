@@ -1,0 +1,71 @@
+"""assistd driven by OpenAI's official Node SDK (`openai` on npm, pinned in package-lock.json):
+each `*.test.mjs` here runs under Node's test runner against a real server and the scripted model
+(its default script: `run:`, `search:` and `call:` messages), and asserts the AssistantStream
+helper events, their order and their content.
+
+scripts/test installs Node and the package (`npm ci`); without them the tests skip, or fail when
+CI is set. The code run needs Docker (fails instead of skipping when REQUIRE_DOCKER=1).
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.scripted_model import ScriptedModel
+from tests.support.server import Server
+
+HERE = Path(__file__).resolve().parent
+
+
+def _need_node() -> str:
+    node = shutil.which("node")
+    missing = [] if node else ["node"]
+    if not (HERE / "node_modules" / "openai" / "package.json").exists():
+        missing.append("tests/node/node_modules (npm ci)")
+    if missing:
+        reason = f"the Node SDK tests need {', '.join(missing)}; scripts/test installs them"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+    return node
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with ScriptedModel() as model:
+        env = {"ASSISTD_MODEL_BASE_URL": model.base_url}
+        with Server(tmp_path_factory.mktemp("node") / "data", env=env) as srv:
+            yield srv
+
+
+def run_node(server: Server, script: str) -> None:
+    node = _need_node()
+    env = {**os.environ, "ASSISTD_BASE_URL": server.base_url}
+    done = subprocess.run(
+        [node, "--test", "--test-reporter=spec", script],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}\n{server.log()}"
+
+
+def test_plain_run(server):
+    run_node(server, "plain.test.mjs")
+
+
+def test_function_call(server):
+    run_node(server, "function_call.test.mjs")
+
+
+def test_file_search_with_citations(server):
+    run_node(server, "file_search.test.mjs")
+
+
+def test_code_run_with_image(server, docker_client):
+    run_node(server, "code.test.mjs")
