@@ -29,6 +29,17 @@ export const HELPER_EVENTS = [
   "imageFileDone",
 ];
 
+// The helper events of an answer streamed as text, from its step's creation to its step's end.
+export const TEXT_ANSWER = [
+  "runStepCreated",
+  "messageCreated",
+  "textCreated",
+  "textDelta",
+  "textDone",
+  "messageDone",
+  "runStepDone",
+];
+
 /** Drain `stream`, noting each helper event with its arguments as they were when it fired. */
 export async function record(stream) {
   const log = [];

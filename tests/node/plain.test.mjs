@@ -2,7 +2,7 @@
 // assistant's bubble, textDelta fills it (the answer no longer runs into the user's bubble).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assistantWith, client, record, userSays } from "./helpers.mjs";
+import { TEXT_ANSWER, assistantWith, client, record, userSays } from "./helpers.mjs";
 
 test("a streamed plain answer fires the helper events in OpenAI's order", async () => {
   const assistant = await assistantWith([]);
@@ -10,15 +10,7 @@ test("a streamed plain answer fires the helper events in OpenAI's order", async 
   const events = await record(client.beta.threads.runs.stream(thread.id, { assistant_id: assistant.id }));
 
   assert.equal(events.run.status, "completed");
-  assert.deepEqual(events.names(), [
-    "runStepCreated",
-    "messageCreated",
-    "textCreated",
-    "textDelta",
-    "textDone",
-    "messageDone",
-    "runStepDone",
-  ]);
+  assert.deepEqual(events.names(), TEXT_ANSWER);
   const [[step]] = events.args("runStepCreated");
   const [[message]] = events.args("messageCreated");
   assert.equal(step.type, "message_creation");

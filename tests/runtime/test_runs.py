@@ -18,7 +18,7 @@ from tests.support.scripted_model import (
     usage_of,
 )
 from tests.support.server import Server
-from tests.support.stream_log import CallbackLog
+from tests.support.stream_log import TEXT_ANSWER, CallbackLog
 
 WEATHER = {
     "type": "function",
@@ -237,16 +237,7 @@ def test_event_handler_sees_a_plain_answer(client, assistant, model):
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as stream:
         stream.until_done()
-    assert handler.names() == [
-        "run_step_created",
-        "message_created",
-        "text_created",
-        "text_delta",
-        "text_done",
-        "message_done",
-        "run_step_done",
-        "end",
-    ]
+    assert handler.names() == [*TEXT_ANSWER, "end"]
     [[step]], [[message]] = handler.args("run_step_created"), handler.args("message_created")
     assert step["type"] == "message_creation"
     assert step["step_details"]["message_creation"]["message_id"] == message["id"]
@@ -341,17 +332,7 @@ def test_event_handler_sees_a_function_call_and_the_answer_after_it(client, assi
         event_handler=handler,
     ) as stream:
         stream.until_done()
-    assert handler.names() == [
-        "run_step_done",
-        "run_step_created",
-        "message_created",
-        "text_created",
-        "text_delta",
-        "text_done",
-        "message_done",
-        "run_step_done",
-        "end",
-    ]
+    assert handler.names() == ["run_step_done", *TEXT_ANSWER, "end"]
     tool_step, message_step = (args[0] for args in handler.args("run_step_done"))
     assert tool_step["id"] == step["id"] and tool_step["status"] == "completed"
     assert tool_step["step_details"]["tool_calls"][0]["function"]["output"] == "-5C"

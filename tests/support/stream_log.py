@@ -22,6 +22,17 @@ CALLBACKS = (
     "end",
 )
 
+# The callbacks of an answer streamed as text, from its step's creation to its step's end.
+TEXT_ANSWER = [
+    "run_step_created",
+    "message_created",
+    "text_created",
+    "text_delta",
+    "text_done",
+    "message_done",
+    "run_step_done",
+]
+
 
 def _dump(value):
     return value.model_dump(exclude_unset=True) if hasattr(value, "model_dump") else value
