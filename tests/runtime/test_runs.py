@@ -508,8 +508,10 @@ def test_requires_action_expires(tmp_path):
             client = srv.client()
             assistant = client.beta.assistants.create(model="m", tools=[WEATHER])
             model.push(tool_call("get_weather", {"city": "Quito"}))
-            run = client.beta.threads.create_and_run_poll(
-                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Quito?"}]}
+            run = client.beta.threads.create_and_run_poll(  # seen waiting well before it can expire
+                assistant_id=assistant.id,
+                thread={"messages": [{"role": "user", "content": "Quito?"}]},
+                poll_interval_ms=50,
             )
             assert run.status == "requires_action"
             deadline = time.monotonic() + 10
