@@ -28,7 +28,7 @@ def settled(text: str) -> int:
     for match in SANDBOX_PATH.finditer(text, max(0, end - 4096)):
         if match.end() == len(text):
             end = min(end, match.start())
-    for size in range(min(len(SANDBOX_PREFIX) - 1, len(text)), 0, -1):
+    for size in range(min(len(SANDBOX_PREFIX), len(text)), 0, -1):
         if SANDBOX_PREFIX.startswith(text[-size:]):
             end = min(end, len(text) - size)
             break

@@ -56,7 +56,10 @@ def test_code_interpreter_with_input_file_image_and_output_file(client, model):
     )
     model.push(
         tool_call("python", {"code": PLOT_CODE}),
-        text("Total is 42. Chart above; doubled values: [doubled.csv](sandbox:/mnt/data/doubled.csv)."),
+        # one character a piece: the link is cut at every place it can be
+        text(
+            "Total is 42. Chart above; doubled values: [doubled.csv](sandbox:/mnt/data/doubled.csv).", piece=1
+        ),
     )
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
     assert run.status == "completed", run.last_error
@@ -184,7 +187,7 @@ def cite_first_result(request: dict) -> Reply:
         return tool_call("file_search", {"query": request["messages"][-1]["content"]})
     results = tool_result(request)
     marker = re.search(r"【\d+:\d+†[^】]+】", results).group(0)
-    return text(f"The launch code is in the handbook {marker}.")
+    return text(f"The launch code is in the handbook {marker}.", piece=1)  # the marker cut everywhere
 
 
 FACTS = {
