@@ -43,7 +43,6 @@ class ToolCallDelta:
 
 @dataclass
 class ToolCall:
-    index: int
     id: str
     name: str
     arguments: str
@@ -223,7 +222,7 @@ class ModelClient:
         if not done and completion.finish_reason is None:
             raise ModelError("server_error", "The model stream ended before it finished (no [DONE]).")
         completion.tool_calls = [
-            ToolCall(index, slot["id"], slot["name"], slot["arguments"])
+            ToolCall(slot["id"], slot["name"], slot["arguments"])
             for index, slot in sorted(calls.items())
             if slot["name"]
         ]

@@ -238,20 +238,20 @@ class RunLoop:
 
     def _stream_input(self, call: Call, fragment: str) -> None:
         """Show a fragment of a call's input: a function's arguments as they are, the code of a
-        python call decoded out of its JSON arguments."""
-        piece = call.code.feed(fragment) if call.code else fragment if call.kind == "function" else ""
+        python call decoded out of its JSON arguments (a search's query shows with its results)."""
+        if call.code:
+            piece = call.code.feed(fragment)
+        elif call.kind == "function":
+            piece = fragment
+        else:
+            return
         if piece:
             self.rec.tool_input_added(call.index, piece)
 
     def _finish_calls(self, turn: Turn) -> None:
-        """Settle the calls on the finished completion: its arguments are the ones the tools get."""
-        for final in turn.completion.tool_calls:
-            call = turn.calls.setdefault(final.index, Call())
-            call.arguments = final.arguments
-            if call.index is None:
-                self._start_call(turn, call, final.id, final.name)
-                self._stream_input(call, final.arguments)
-            rest = call.code.rest(final.arguments) if call.code else ""
+        """Show what the finished arguments hold of each call's code beyond what streamed."""
+        for call in turn.started:
+            rest = call.code.rest(call.arguments) if call.code else ""
             if rest:
                 self.rec.tool_input_added(call.index, rest)
 

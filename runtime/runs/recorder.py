@@ -164,7 +164,7 @@ class RunRecorder:
             self._tool_step = self._new_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
         calls = self._tool_step["step_details"]["tool_calls"]
         calls.append(_new_call(call_id, kind, name))
-        self._step_delta(len(calls) - 1, calls[-1])
+        self._step_delta(len(calls) - 1, _new_call(call_id, kind, name))
         return len(calls) - 1
 
     def tool_input_added(self, index: int, text: str) -> None:
