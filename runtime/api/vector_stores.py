@@ -93,7 +93,7 @@ CompoundFilter.model_rebuild()
 class VectorStoreCreate(Body):
     name: str | None = None
     description: str | None = None
-    file_ids: Annotated[list[str], Field(max_length=10000)] = []
+    file_ids: Annotated[list[str], Field(max_length=500)] = []
     chunking_strategy: ChunkingStrategy | None = None
     expires_after: ExpiresAfter | None = None
     metadata: Metadata = None
