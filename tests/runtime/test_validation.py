@@ -258,3 +258,27 @@ def test_attribute_keys_in_files_and_filters(client, http):
     rejected(http.post(batches, json=body), "files[1].attributes")
     rejected(http.post(batches, json={"file_ids": [doc.id] * 2001}), "file_ids")
     assert client.vector_stores.files.retrieve(doc.id, vector_store_id=store.id).attributes == attributes
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        '"temperature": NaN',
+        '"tools": [{"type": "function", "function": {"name": "f", "parameters": {"x": NaN}}}]',
+        '"top_p": -Infinity',
+        '"response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"x": 1e400}}}',
+        '"name": "\\ud800"',
+        '"metadata": {"\\udfff": "v"}',
+    ],
+)
+def test_bodies_python_reads_but_json_cannot_hold_are_rejected(http, field):
+    before = http.get("/assistants", params={"limit": 100}).json()["data"]
+    text = '{"model": "m", ' + field + "}"
+    response = http.post("/assistants", content=text.encode(), headers={"content-type": "application/json"})
+    assert "Invalid JSON body" in rejected(response, None)
+    assert http.get("/assistants", params={"limit": 100}).json()["data"] == before
+
+
+def test_emoji_and_words_like_nan_pass(client):
+    assistant = client.beta.assistants.create(model="m", name="😀 NaN Infinity", metadata={"k": "e400"})
+    assert client.beta.assistants.retrieve(assistant.id).name == "😀 NaN Infinity"
