@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("assistd")
 
@@ -145,15 +146,27 @@ def _reported(errors: list[dict], body) -> tuple[dict, str | None]:
     """The error to report, and its param: the one that reaches deepest into the request.
 
     A value that matches no member of a union fails once per member; the member that got furthest
-    into the value says what is wrong with it (`tools[0].function.name`, not `tools[0]`).
+    into the value says what is wrong with it (`tools[0].function.name`, not `tools[0]`), and at one
+    depth a broken limit says more than "not a string" from a member of another type.
     """
-    best, best_param, best_depth = errors[0], None, -1
+    best, best_param, best_rank = errors[0], None, (-1, False)
     for err in errors:
         param = _param(tuple(err.get("loc", ())), body, err.get("type") == "missing")
         depth = 0 if param is None else param.count(".") + param.count("[") + 1
-        if depth > best_depth:
-            best, best_param, best_depth = err, param, depth
+        rank = (depth, not err.get("type", "").endswith("_type"))  # a broken rule tells more than a type
+        if rank > best_rank:
+            best, best_param, best_rank = err, param, rank
     return best, best_param
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods some route answers at this path (Starlette's own 405 names one route's only)."""
+    allowed = []
+    for method in ("GET", "POST", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -185,7 +198,8 @@ def install_handlers(app: FastAPI) -> None:
             err = NotFound(message) if exc.status_code == 404 else InvalidRequest(message)
             err.status = exc.status_code
             response = error_response(err)
-            response.headers.update(exc.headers or {})  # a 405's Allow header
+            if exc.status_code == 405:
+                response.headers["Allow"] = _allowed_methods(request)
             return response
         err = APIError(str(exc.detail))
         err.status, err.type = exc.status_code, "invalid_request_error"

@@ -13,6 +13,7 @@ from runtime.api.messages import MessageCreate, check_no_active_run, get_thread,
 from runtime.api.pagination import Paging, page
 from runtime.api.schemas import (
     Body,
+    Integer,
     Metadata,
     ReasoningEffort,
     ResponseFormat,
@@ -39,7 +40,7 @@ Include = Annotated[list[str] | None, Query(alias="include[]")]
 
 class TruncationStrategy(Body):
     type: Literal["auto", "last_messages"]
-    last_messages: Annotated[int, Field(ge=1)] | None = None
+    last_messages: Annotated[Integer, Field(ge=1)] | None = None
 
 
 class NamedFunction(Body):
@@ -64,8 +65,8 @@ class RunFields(Body):
     temperature: Temperature = None
     top_p: TopP = None
     stream: bool | None = None
-    max_prompt_tokens: Annotated[int, Field(ge=256)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=256)] | None = None
+    max_prompt_tokens: Annotated[Integer, Field(ge=256)] | None = None
+    max_completion_tokens: Annotated[Integer, Field(ge=256)] | None = None
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice = None
     parallel_tool_calls: bool | None = None

@@ -9,7 +9,7 @@ as a string, or a field OpenAI does not know (at any depth), is a 400 naming it.
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 class Body(BaseModel):
@@ -31,6 +31,12 @@ def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
     return value
 
 
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (a boolean or a string still is not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
 Metadata = Annotated[dict[str, str] | None, AfterValidator(_check_metadata)]
 Name = Annotated[str, Field(max_length=256)] | None
 Description = Annotated[str, Field(max_length=512)] | None
@@ -122,8 +128,8 @@ def tools_out(tools: list | None) -> list[dict]:
 
 
 class ChunkingStrategyStatic(Body):
-    max_chunk_size_tokens: int
-    chunk_overlap_tokens: int
+    max_chunk_size_tokens: Integer
+    chunk_overlap_tokens: Integer
 
 
 class ChunkingStrategy(Body):

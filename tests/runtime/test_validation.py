@@ -222,11 +222,14 @@ def test_missing_body_is_named(http, ids):
     assert "None" not in message and "body" in message
 
 
-def test_unsupported_method_says_what_is_allowed(http):
-    response = http.request("TRACE", "/assistants")
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [("/assistants", "GET, POST"), ("/assistants/{assistant}", "GET, POST, DELETE"), ("/threads", "POST")],
+)
+def test_unsupported_method_says_what_is_allowed(http, ids, path, allowed):
+    response = http.request("OPTIONS", path.format(**ids))
     assert error_of(response, 405)["type"] == "invalid_request_error"
-    allowed = response.headers["allow"].replace(" ", "").split(",")
-    assert allowed and set(allowed) <= {"GET", "POST"}
+    assert response.headers["allow"] == allowed
 
 
 def test_attribute_keys_in_files_and_filters(client, http):
@@ -282,3 +285,32 @@ def test_bodies_python_reads_but_json_cannot_hold_are_rejected(http, field):
 def test_emoji_and_words_like_nan_pass(client):
     assistant = client.beta.assistants.create(model="m", name="😀 NaN Infinity", metadata={"k": "e400"})
     assert client.beta.assistants.retrieve(assistant.id).name == "😀 NaN Infinity"
+
+
+def test_integers_may_be_written_with_a_zero_fraction_but_not_as_text_or_booleans(http, ids):
+    store = http.post("/vector_stores", json={"expires_after": {"anchor": "last_active_at", "days": 3.0}})
+    assert store.status_code == 200 and store.json()["expires_after"]["days"] == 3
+    for days, param in [
+        (2.5, "expires_after.days"),
+        ("3", "expires_after.days"),
+        (True, "expires_after.days"),
+    ]:
+        rejected(
+            http.post("/vector_stores", json={"expires_after": {"anchor": "last_active_at", "days": days}}),
+            param,
+        )
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 400.0, "chunk_overlap_tokens": False}}
+    rejected(
+        http.post("/vector_stores", json={"chunking_strategy": static}),
+        "chunking_strategy.static.chunk_overlap_tokens",
+    )
+
+
+def test_the_union_member_that_fits_best_explains_the_error(http, ids):
+    store = f"/vector_stores/{ids['store']}/search"
+    assert "empty array" in rejected(http.post(store, json={"query": []}), "query")
+    assert "array too long" in rejected(http.post(store, json={"query": ["q"] * 11}), "query")
+    url = f"/threads/{ids['thread']}/messages"
+    part = {"type": "image_url", "image_url": {"url": "https://e.com/a.png", "size": 1}}
+    message = rejected(http.post(url, json={"role": "user", "content": [part]}), "content[0].image_url.size")
+    assert message.startswith("Unrecognized request argument")
