@@ -314,3 +314,18 @@ def test_the_union_member_that_fits_best_explains_the_error(http, ids):
     part = {"type": "image_url", "image_url": {"url": "https://e.com/a.png", "size": 1}}
     message = rejected(http.post(url, json={"role": "user", "content": [part]}), "content[0].image_url.size")
     assert message.startswith("Unrecognized request argument")
+
+
+def test_upload_expiry_policy_is_checked(client, http):
+    kept = client.files.create(
+        file=("a.txt", b"a"), purpose="batch", expires_after={"anchor": "created_at", "seconds": 3600}
+    )
+    assert kept.expires_at is None  # accepted, but files are kept until deleted
+    for fields, param in [
+        ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "60"}, "expires_after.seconds"),
+        ({"expires_after[anchor]": "now", "expires_after[seconds]": "3600"}, "expires_after"),
+        ({"expires_after": '{"anchor": "created_at", "seconds": 2592001}'}, "expires_after.seconds"),
+        ({"expires_after": '{"anchor": "created_at"}'}, "expires_after"),
+    ]:
+        response = http.post("/files", data={"purpose": "batch", **fields}, files={"file": ("a.txt", b"a")})
+        rejected(response, param)
