@@ -29,26 +29,30 @@ def _check_expires_after(fields: dict[str, str]) -> None:
         except ValueError:
             policy = None
     elif any(name.startswith("expires_after[") for name in fields):
-        policy = {
-            "anchor": fields.get("expires_after[anchor]"),
-            "seconds": fields.get("expires_after[seconds]"),
-        }
+        policy = {name[14:-1]: value for name, value in fields.items() if name.startswith("expires_after[")}
     else:
         return
-    if (
-        not isinstance(policy, dict)
-        or policy.get("anchor") != "created_at"
-        or set(policy) != {"anchor", "seconds"}
-    ):
+    if not isinstance(policy, dict):
+        raise InvalidRequest("Invalid 'expires_after': expected an object.", param="expires_after")
+    for key in policy.keys() - {"anchor", "seconds"}:
         raise InvalidRequest(
-            '\'expires_after\' must be {"anchor": "created_at", "seconds": N}.', param="expires_after"
+            f"Unrecognized request argument supplied: expires_after.{key}", param=f"expires_after.{key}"
+        )
+    for key in ("anchor", "seconds"):
+        if key not in policy:
+            raise InvalidRequest(
+                f"Missing required parameter: 'expires_after.{key}'.", param=f"expires_after.{key}"
+            )
+    if policy["anchor"] != "created_at":
+        raise InvalidRequest(
+            "Invalid 'expires_after.anchor': the only anchor is 'created_at'.", param="expires_after.anchor"
         )
     seconds = policy["seconds"]
     if isinstance(seconds, str) and seconds.isdigit():
         seconds = int(seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 3600 <= seconds <= 2592000:
         raise InvalidRequest(
-            "'expires_after.seconds' must be an integer from 3600 (1 hour) to 2592000 (30 days).",
+            "Invalid 'expires_after.seconds': an integer from 3600 (1 hour) to 2592000 (30 days).",
             param="expires_after.seconds",
         )
 

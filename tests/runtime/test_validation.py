@@ -316,16 +316,19 @@ def test_the_union_member_that_fits_best_explains_the_error(http, ids):
     assert message.startswith("Unrecognized request argument")
 
 
-def test_upload_expiry_policy_is_checked(client, http):
-    kept = client.files.create(
-        file=("a.txt", b"a"), purpose="batch", expires_after={"anchor": "created_at", "seconds": 3600}
-    )
+def test_upload_expiry_policy_is_checked(server, http):
+    with server.client() as sdk:  # the SDK's own encoding of expires_after
+        kept = sdk.files.create(
+            file=("a.txt", b"a"), purpose="batch", expires_after={"anchor": "created_at", "seconds": 3600}
+        )
     assert kept.expires_at is None  # accepted, but files are kept until deleted
     for fields, param in [
         ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "60"}, "expires_after.seconds"),
-        ({"expires_after[anchor]": "now", "expires_after[seconds]": "3600"}, "expires_after"),
+        ({"expires_after[anchor]": "now", "expires_after[seconds]": "3600"}, "expires_after.anchor"),
         ({"expires_after": '{"anchor": "created_at", "seconds": 2592001}'}, "expires_after.seconds"),
-        ({"expires_after": '{"anchor": "created_at"}'}, "expires_after"),
+        ({"expires_after": '{"anchor": "created_at"}'}, "expires_after.seconds"),
+        ({"expires_after": '{"anchor": "created_at", "seconds": 3600, "x": 1}'}, "expires_after.x"),
+        ({"expires_after": "[]"}, "expires_after"),
     ]:
         response = http.post("/files", data={"purpose": "batch", **fields}, files={"file": ("a.txt", b"a")})
         rejected(response, param)
