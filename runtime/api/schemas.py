@@ -117,7 +117,7 @@ def tool_out(tool: CodeInterpreterTool | FileSearchTool | FunctionTool) -> dict:
             else {"type": "object", "properties": {}},
             "strict": bool(fn.strict),
         }
-        if fn.description is not None:  # OpenAI leaves an unset description out
+        if fn.description is not None:  # unset, it is left out: OpenAI's schema has no null for it
             function = {"description": fn.description, **function}
         return {"type": "function", "function": function}
     return {"type": "code_interpreter"}
