@@ -2,7 +2,8 @@
 
 `json.loads` reads `NaN` and `Infinity` (not JSON), numbers too large for a float (`1e400` becomes
 infinity) and lone UTF-16 surrogates (`"\\ud800"`, or their raw bytes); stored, they fail the database
-insert or every later response that includes them. Such a body is a 400 before it reaches a route.
+insert or every later response that includes them. PostgreSQL cannot store a NUL character
+(`"\\u0000"`) either. Such a body is a 400 before it reaches a route, on either database.
 A byte scan keeps ordinary bodies from being parsed twice: only one holding such a spelling is.
 """
 
@@ -14,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.errors import InvalidRequest, error_response
 
-SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3}|\d{300}|\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3}|\d{300}|\\u[dD][89a-fA-F]|\\u0000|\x00|\xed[\xa0-\xbf]")
 
 
 def _reject_constant(name: str):
@@ -38,11 +39,27 @@ def body_problem(body: bytes) -> InvalidRequest | None:
         return err
     except ValueError:
         return None
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return InvalidRequest("Invalid JSON body: a string holds an unpaired UTF-16 surrogate.")
+    for text in _strings(value):
+        if "\x00" in text:
+            return InvalidRequest("Invalid JSON body: a string holds a NUL character (\\u0000).")
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return InvalidRequest("Invalid JSON body: a string holds an unpaired UTF-16 surrogate.")
     return None
+
+
+def _strings(value):
+    """Every string in a parsed JSON value, object keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 class JSONBodyMiddleware:

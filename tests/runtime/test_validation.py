@@ -272,6 +272,8 @@ def test_attribute_keys_in_files_and_filters(client, http):
         '"response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"x": 1e400}}}',
         '"name": "\\ud800"',
         '"metadata": {"\\udfff": "v"}',
+        '"name": "a\\u0000b"',
+        '"metadata": {"k\\u0000": "v"}',
     ],
 )
 def test_bodies_python_reads_but_json_cannot_hold_are_rejected(http, field):
