@@ -6,6 +6,10 @@ Numbers are matched with ranges (so 3 and 3.0 compare equal), strings and boolea
 gt/gte/lt/lte need a number; in/nin need a non-empty array of strings/numbers/booleans. A point that
 lacks the key never matches eq/in/gt..., and always matches ne/nin. Anything else -> `FilterError`.
 
+A key is addressed in Qdrant's payload path syntax, quoted (`attributes."my key"`) unless it is a plain
+name, so spaces, `$`, `/` and the like work; a key Qdrant cannot address at all (one holding `.`, `[`,
+`]`, `"` or `\\`) is a `FilterError`, never an error from the index.
+
 Booleans are matched against a mirror of the boolean attributes stored as 0/1 under `attribute_flags`
 (`payload_fields`): Qdrant Edge's `MatchValue` turns `True` into `1`, which never matches a JSON
 boolean, so both backends match booleans this way.
@@ -14,6 +18,7 @@ boolean, so both backends match booleans this way.
 `FieldCondition`, `MatchValue` and a range class: qdrant-client's `models` or `qdrant_edge`.
 """
 
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -22,6 +27,8 @@ from retrieval.errors import FilterError
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
 COMPOUNDS = ("and", "or")
 MAX_DEPTH = 8
+UNADDRESSABLE = '.[]"\\'
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,10 @@ def parse_filter(value, path: str = "filters", depth: int = 0):
     if kind not in COMPARISONS:
         raise FilterError(f"{path}.type must be one of {', '.join(COMPARISONS + COMPOUNDS)}, not {kind!r}.")
     key = value.get("key")
-    if not isinstance(key, str) or not key or any(c in key for c in '.[]"'):
-        raise FilterError(f'{path}.key must be a non-empty attribute name without . [ ] or ", not {key!r}.')
+    if not isinstance(key, str) or not key or any(c in key for c in UNADDRESSABLE):
+        raise FilterError(
+            f'{path}.key must be a non-empty attribute name without . [ ] " or \\, not {key!r}.'
+        )
     if "value" not in value:
         raise FilterError(f"{path}.value is required.")
     item = value["value"]
@@ -119,7 +128,7 @@ def to_qdrant(node, models: SimpleNamespace):
     if isinstance(node, Compound):
         parts = [to_qdrant(f, models) for f in node.filters]
         return models.Filter(must=parts) if node.op == "and" else models.Filter(should=parts)
-    key = f"attributes.{node.key}"
+    key = "attributes." + (node.key if PLAIN_KEY.fullmatch(node.key) else f'"{node.key}"')
     if node.op in ("eq", "in"):
         values = (node.value,) if node.op == "eq" else node.value
         conditions = [_equals(key, v, models) for v in values]

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from runtime.api import include_v1
+from runtime.api.json_body import JSONBodyMiddleware
 from runtime.auth import APIKeyMiddleware
 from runtime.code_sandbox import CodeSandbox
 from runtime.errors import install_handlers
@@ -61,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    app.add_middleware(APIKeyMiddleware, api_key=settings.api_key)
+    app.add_middleware(JSONBodyMiddleware)
+    app.add_middleware(APIKeyMiddleware, api_key=settings.api_key)  # the outer one: keys first
     return app

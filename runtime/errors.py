@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("assistd")
 
@@ -91,6 +92,44 @@ def _param(loc: tuple, body, missing: bool) -> str | None:
     return out
 
 
+def _limit_message(err: dict) -> str | None:
+    """OpenAI's wording for a length or range limit (`string too long. Expected ...`), else None."""
+    kind, ctx, value = err.get("type", ""), err.get("ctx") or {}, err.get("input")
+    if kind == "string_too_long":
+        return (
+            f"string too long. Expected a string with maximum length {ctx['max_length']}, "
+            f"but got a string with length {len(value)} instead"
+        )
+    if kind == "too_long":
+        return (
+            f"array too long. Expected an array with maximum length {ctx['max_length']}, "
+            f"but got an array with length {ctx['actual_length']} instead"
+        )
+    if kind == "too_short" and not ctx.get("actual_length"):
+        return (
+            f"empty array. Expected an array with minimum length {ctx['min_length']}, "
+            "but got an empty array instead"
+        )
+    if kind == "too_short":
+        return (
+            f"array too short. Expected an array with minimum length {ctx['min_length']}, "
+            f"but got an array with length {ctx['actual_length']} instead"
+        )
+    number = "integer" if isinstance(value, int) else "decimal"
+    bounds = {
+        "greater_than_equal": (">=", "ge"),
+        "greater_than": (">", "gt"),
+        "less_than_equal": ("<=", "le"),
+        "less_than": ("<", "lt"),
+    }
+    if kind in bounds:
+        sign, name = bounds[kind]
+        bound = int(ctx[name]) if isinstance(ctx[name], float) and ctx[name].is_integer() else ctx[name]
+        side = "below minimum" if kind.startswith("greater") else "above maximum"
+        return f"{number} {side} value. Expected a value {sign} {bound}, but got {value} instead"
+    return None
+
+
 def _validation_message(err: dict, param: str | None) -> str:
     kind, msg = err.get("type", ""), err.get("msg", "invalid value")
     if kind == "json_invalid":
@@ -99,8 +138,35 @@ def _validation_message(err: dict, param: str | None) -> str:
         return f"Missing required parameter: '{param}'."
     if kind == "extra_forbidden":
         return f"Unrecognized request argument supplied: {param}"
-    msg = msg.removeprefix("Value error, ")
+    msg = _limit_message(err) or msg.removeprefix("Value error, ")
     return f"Invalid '{param}': {msg}." if param else f"Invalid request: {msg}."
+
+
+def _reported(errors: list[dict], body) -> tuple[dict, str | None]:
+    """The error to report, and its param: the one that reaches deepest into the request.
+
+    A value that matches no member of a union fails once per member; the member that got furthest
+    into the value says what is wrong with it (`tools[0].function.name`, not `tools[0]`), and at one
+    depth a broken limit says more than "not a string" from a member of another type.
+    """
+    best, best_param, best_rank = errors[0], None, (-1, False)
+    for err in errors:
+        param = _param(tuple(err.get("loc", ())), body, err.get("type") == "missing")
+        depth = 0 if param is None else param.count(".") + param.count("[") + 1
+        rank = (depth, not err.get("type", "").endswith("_type"))  # a broken rule tells more than a type
+        if rank > best_rank:
+            best, best_param, best_rank = err, param, rank
+    return best, best_param
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods some route answers at this path (Starlette's own 405 names one route's only)."""
+    allowed = []
+    for method in ("GET", "POST", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -115,14 +181,15 @@ def install_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {}
         if first.get("type") == "json_invalid" or first.get("loc") == ("body",):
-            message = (
-                "We could not parse the JSON body of your request. Send a JSON object."
-                if first.get("type") in ("json_invalid", "model_attributes_type", "dict_type")
-                else _validation_message(first, None)
-            )
+            if first.get("type") == "missing":
+                message = "Missing request body. Send a JSON object."
+            elif first.get("type") in ("json_invalid", "model_attributes_type", "model_type", "dict_type"):
+                message = "We could not parse the JSON body of your request. Send a JSON object."
+            else:
+                message = _validation_message(first, None)
             return error_response(InvalidRequest(message))
-        param = _param(tuple(first.get("loc", ())), exc.body, first.get("type") == "missing")
-        return error_response(InvalidRequest(_validation_message(first, param), param=param))
+        err, param = _reported(errors, exc.body)
+        return error_response(InvalidRequest(_validation_message(err, param), param=param))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -130,7 +197,10 @@ def install_handlers(app: FastAPI) -> None:
             message = f"Invalid URL ({request.method} {request.url.path})"
             err = NotFound(message) if exc.status_code == 404 else InvalidRequest(message)
             err.status = exc.status_code
-            return error_response(err)
+            response = error_response(err)
+            if exc.status_code == 405:
+                response.headers["Allow"] = _allowed_methods(request)
+            return response
         err = APIError(str(exc.detail))
         err.status, err.type = exc.status_code, "invalid_request_error"
         return error_response(err)

@@ -6,7 +6,11 @@ from runtime.api.deps import StoreDep
 from runtime.api.pagination import Paging, page
 from runtime.api.schemas import (
     Body,
+    Description,
+    Instructions,
     Metadata,
+    Name,
+    ReasoningEffort,
     ResponseFormat,
     Temperature,
     ToolResources,
@@ -23,16 +27,16 @@ router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
 class AssistantFields(Body):
-    name: str | None = None
-    description: str | None = None
-    instructions: str | None = None
+    name: Name = None
+    description: Description = None
+    instructions: Instructions = None
     tools: Tools | None = None
     tool_resources: ToolResources | None = None
     metadata: Metadata = None
     temperature: Temperature = None
     top_p: TopP = None
     response_format: ResponseFormat = None
-    reasoning_effort: str | None = None
+    reasoning_effort: ReasoningEffort = None
 
 
 class AssistantCreate(AssistantFields):

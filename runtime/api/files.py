@@ -1,5 +1,11 @@
-"""`/v1/files`: multipart upload (streamed to disk), list, retrieve, content download, delete."""
+"""`/v1/files`: multipart upload (streamed to disk), list, retrieve, content download, delete.
 
+An upload's `expires_after` (anchor `created_at`, 3600 to 2592000 seconds; as form fields
+`expires_after[anchor]` and `expires_after[seconds]`, as the SDKs send it, or as one JSON part) is
+checked, but files are kept until deleted: `expires_at` stays null.
+"""
+
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +20,41 @@ from runtime.store import Tx
 from runtime.uploads import receive_upload
 
 router = APIRouter(prefix="/files", tags=["files"])
+
+
+def _check_expires_after(fields: dict[str, str]) -> None:
+    if "expires_after" in fields:
+        try:
+            policy = json.loads(fields["expires_after"])
+        except ValueError:
+            policy = None
+    elif any(name.startswith("expires_after[") for name in fields):
+        policy = {name[14:-1]: value for name, value in fields.items() if name.startswith("expires_after[")}
+    else:
+        return
+    if not isinstance(policy, dict):
+        raise InvalidRequest("Invalid 'expires_after': expected an object.", param="expires_after")
+    for key in policy.keys() - {"anchor", "seconds"}:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: expires_after.{key}", param=f"expires_after.{key}"
+        )
+    for key in ("anchor", "seconds"):
+        if key not in policy:
+            raise InvalidRequest(
+                f"Missing required parameter: 'expires_after.{key}'.", param=f"expires_after.{key}"
+            )
+    if policy["anchor"] != "created_at":
+        raise InvalidRequest(
+            "Invalid 'expires_after.anchor': the only anchor is 'created_at'.", param="expires_after.anchor"
+        )
+    seconds = policy["seconds"]
+    if isinstance(seconds, str) and seconds.isdigit():
+        seconds = int(seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 3600 <= seconds <= 2592000:
+        raise InvalidRequest(
+            "Invalid 'expires_after.seconds': an integer from 3600 (1 hour) to 2592000 (30 days).",
+            param="expires_after.seconds",
+        )
 
 
 def get_file(tx: Tx, file_id: str) -> dict:
@@ -42,6 +83,7 @@ async def upload_file(request: Request, store: StoreDep, settings: SettingsDep) 
                 + ".",
                 param="purpose",
             )
+        _check_expires_after(upload.fields)
         obj = file_object(file_id, upload.filename, upload.size, purpose)
         store.insert("file", obj)
         return obj

@@ -1,9 +1,15 @@
-"""`/v1/threads/{thread_id}/messages`: create, list, retrieve, update, delete."""
+"""`/v1/threads/{thread_id}/messages`: create, list, retrieve, update, delete.
 
+A message's content is a string or a list of parts: text, an `image_file` naming an uploaded file,
+or an `image_url` with an http(s) or data URL.
+"""
+
+import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from runtime.api.deps import StoreDep
 from runtime.api.pagination import Paging, page
@@ -11,7 +17,7 @@ from runtime.api.schemas import Body, Metadata
 from runtime.errors import InvalidRequest, not_found
 from runtime.ids import new_id, now
 from runtime.store import Tx
-from runtime.tool_resources import check_files
+from runtime.tool_resources import check_file
 
 router = APIRouter(prefix="/threads/{thread_id}/messages", tags=["messages"])
 
@@ -31,8 +37,15 @@ class ImageFilePart(Body):
     image_file: ImageFile
 
 
+def _check_image_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not (parts.scheme in ("http", "https") and parts.netloc or re.match(r"data:[^,]*,", url)):
+        raise ValueError("expected an http(s) URL or a data URL")
+    return url
+
+
 class ImageURL(Body):
-    url: str
+    url: Annotated[str, AfterValidator(_check_image_url)]
     detail: Literal["auto", "low", "high"] = "auto"
 
 
@@ -68,25 +81,27 @@ def text_content(value: str) -> dict:
     return {"type": "text", "text": {"value": value, "annotations": []}}
 
 
-def _content_out(tx: Tx, content: str | list) -> list[dict]:
+def _content_out(tx: Tx, content: str | list, where: str) -> list[dict]:
     if isinstance(content, str):
         return [text_content(content)]
     out = []
-    for part in content:
+    for index, part in enumerate(content):
         if isinstance(part, TextPart):
             out.append(text_content(part.text))
         elif isinstance(part, ImageFilePart):
-            check_files(tx, [part.image_file.file_id], "content.image_file.file_id")
+            check_file(tx, part.image_file.file_id, f"{where}content[{index}].image_file.file_id")
             out.append({"type": "image_file", "image_file": part.image_file.model_dump()})
         else:
             out.append({"type": "image_url", "image_url": part.image_url.model_dump()})
     return out
 
 
-def new_message(tx: Tx, thread_id: str, body: MessageCreate) -> dict:
-    """Store a user- or client-written message on a thread."""
+def new_message(tx: Tx, thread_id: str, body: MessageCreate, where: str = "") -> dict:
+    """Store a user- or client-written message on a thread; `where` prefixes the `param` of an error
+    (`messages[0].`) when the message is part of a larger request."""
     attachments = [a.model_dump() for a in body.attachments or []]
-    check_files(tx, [a["file_id"] for a in attachments], "attachments.file_id")
+    for index, attachment in enumerate(attachments):
+        check_file(tx, attachment["file_id"], f"{where}attachments[{index}].file_id")
     message = {
         "id": new_id("thread.message"),
         "object": "thread.message",
@@ -97,7 +112,7 @@ def new_message(tx: Tx, thread_id: str, body: MessageCreate) -> dict:
         "completed_at": None,
         "incomplete_at": None,
         "role": body.role,
-        "content": _content_out(tx, body.content),
+        "content": _content_out(tx, body.content, where),
         "assistant_id": None,
         "run_id": None,
         "attachments": attachments,

@@ -13,11 +13,13 @@ from runtime.api.messages import MessageCreate, check_no_active_run, get_thread,
 from runtime.api.pagination import Paging, page
 from runtime.api.schemas import (
     Body,
+    Integer,
     Metadata,
+    ReasoningEffort,
     ResponseFormat,
+    RunTools,
     Temperature,
     ToolResources,
-    Tools,
     TopP,
     response_format_out,
     tools_out,
@@ -33,11 +35,12 @@ from runtime.tool_resources import tool_resources_out
 router = APIRouter(tags=["runs"])
 
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+Include = Annotated[list[str] | None, Query(alias="include[]")]
 
 
 class TruncationStrategy(Body):
     type: Literal["auto", "last_messages"]
-    last_messages: Annotated[int, Field(ge=1)] | None = None
+    last_messages: Annotated[Integer, Field(ge=1)] | None = None
 
 
 class NamedFunction(Body):
@@ -56,19 +59,19 @@ class RunFields(Body):
     assistant_id: str
     model: str | None = None
     instructions: str | None = None
-    tools: Tools | None = None
+    tools: RunTools | None = None
     tool_resources: ToolResources | None = None
     metadata: Metadata = None
     temperature: Temperature = None
     top_p: TopP = None
     stream: bool | None = None
-    max_prompt_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_prompt_tokens: Annotated[Integer, Field(ge=256)] | None = None
+    max_completion_tokens: Annotated[Integer, Field(ge=256)] | None = None
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat = None
-    reasoning_effort: str | None = None
+    reasoning_effort: ReasoningEffort = None
 
 
 class RunCreate(RunFields):
@@ -191,12 +194,15 @@ def _start(request: Request, run: dict, stream: bool | None, first: list[Event] 
 
 
 @router.post("/threads/{thread_id}/runs")
-async def create_run(thread_id: str, body: RunCreate, request: Request, store: StoreDep):
+async def create_run(
+    thread_id: str, body: RunCreate, request: Request, store: StoreDep, include: Include = None
+):
+    _check_include(include)
     with store.tx() as tx:
         get_thread(tx, thread_id)
         check_no_active_run(tx, thread_id)
-        for message in body.additional_messages or []:
-            new_message(tx, thread_id, message)
+        for index, message in enumerate(body.additional_messages or []):
+            new_message(tx, thread_id, message, f"additional_messages[{index}].")
         run = _new_run(tx, request, thread_id, body, body.additional_instructions)
     return _start(request, run, body.stream)
 
@@ -204,7 +210,7 @@ async def create_run(thread_id: str, body: RunCreate, request: Request, store: S
 @router.post("/threads/runs")
 async def create_thread_and_run(body: ThreadAndRunCreate, request: Request, store: StoreDep):
     with store.tx() as tx:
-        thread = new_thread(tx, body.thread or ThreadCreate(), request)
+        thread = new_thread(tx, body.thread or ThreadCreate(), request, "thread.")
         run = _new_run(tx, request, thread["id"], body, None)
     return _start(request, run, body.stream, [Event("thread.created", thread)])
 
@@ -315,7 +321,7 @@ def list_steps(
     run_id: str,
     params: Paging,
     store: StoreDep,
-    include: Annotated[list[str] | None, Query(alias="include[]")] = None,
+    include: Include = None,
 ) -> dict:
     with_content = _check_include(include)
     with store.tx() as tx:
@@ -331,7 +337,7 @@ def retrieve_step(
     run_id: str,
     step_id: str,
     store: StoreDep,
-    include: Annotated[list[str] | None, Query(alias="include[]")] = None,
+    include: Include = None,
 ) -> dict:
     with_content = _check_include(include)
     with store.tx() as tx:

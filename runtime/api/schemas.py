@@ -1,18 +1,21 @@
 """Request fields shared by several resources: metadata, tools, tool resources, response formats.
 
-Limits follow OpenAI: metadata holds at most 16 pairs, keys up to 64 characters, values up to 512.
+Limits follow OpenAI's: metadata holds at most 16 pairs, keys up to 64 characters, values up to 512;
+a `name` up to 256 characters, a `description` up to 512, `instructions` up to 256,000; at most 128
+tools on an assistant and 20 on a run. Bodies are validated strictly, as OpenAI does: a number sent
+as a string, or a field OpenAI does not know (at any depth), is a 400 naming it.
 """
 
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 class Body(BaseModel):
-    """Base for request bodies: unknown fields are rejected as OpenAI does."""
+    """Base for request bodies: unknown fields and loosely typed values are rejected as OpenAI does."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
@@ -28,7 +31,17 @@ def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
     return value
 
 
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (a boolean or a string still is not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
 Metadata = Annotated[dict[str, str] | None, AfterValidator(_check_metadata)]
+Name = Annotated[str, Field(max_length=256)] | None
+Description = Annotated[str, Field(max_length=512)] | None
+Instructions = Annotated[str, Field(max_length=256_000)] | None
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None
 Temperature = Annotated[float | None, Field(ge=0, le=2)]
 TopP = Annotated[float | None, Field(ge=0, le=1)]
 
@@ -43,20 +56,22 @@ class FileSearchOptions(Body):
     ranking_options: RankingOptions | None = None
 
 
+def _identifier(what: str):
+    """A name OpenAI restricts to 1-64 characters of a-z, A-Z, 0-9, underscores and dashes."""
+
+    def check(value: str) -> str:
+        if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", value):
+            raise ValueError(f"{what} must be 1-64 characters of a-z, A-Z, 0-9, underscores and dashes")
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
 class FunctionDefinition(Body):
-    name: str
+    name: _identifier("function names")
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", v):
-            raise ValueError(
-                "function names must be 1-64 characters of a-z, A-Z, 0-9, underscores and dashes"
-            )
-        return v
 
     @field_validator("parameters")
     @classmethod
@@ -82,6 +97,7 @@ class FunctionTool(Body):
 
 Tool = Annotated[CodeInterpreterTool | FileSearchTool | FunctionTool, Field(discriminator="type")]
 Tools = Annotated[list[Tool], Field(max_length=128)]
+RunTools = Annotated[list[Tool], Field(max_length=20)]
 
 
 def tool_out(tool: CodeInterpreterTool | FileSearchTool | FunctionTool) -> dict:
@@ -94,17 +110,16 @@ def tool_out(tool: CodeInterpreterTool | FileSearchTool | FunctionTool) -> dict:
         return {"type": "file_search", "file_search": out}
     if isinstance(tool, FunctionTool):
         fn = tool.function
-        return {
-            "type": "function",
-            "function": {
-                "name": fn.name,
-                "description": fn.description,
-                "parameters": fn.parameters
-                if fn.parameters is not None
-                else {"type": "object", "properties": {}},
-                "strict": bool(fn.strict),
-            },
+        function = {
+            "name": fn.name,
+            "parameters": fn.parameters
+            if fn.parameters is not None
+            else {"type": "object", "properties": {}},
+            "strict": bool(fn.strict),
         }
+        if fn.description is not None:  # unset, it is left out: OpenAI's schema has no null for it
+            function = {"description": fn.description, **function}
+        return {"type": "function", "function": function}
     return {"type": "code_interpreter"}
 
 
@@ -113,8 +128,8 @@ def tools_out(tools: list | None) -> list[dict]:
 
 
 class ChunkingStrategyStatic(Body):
-    max_chunk_size_tokens: int
-    chunk_overlap_tokens: int
+    max_chunk_size_tokens: Integer
+    chunk_overlap_tokens: Integer
 
 
 class ChunkingStrategy(Body):
@@ -143,21 +158,32 @@ class ToolResources(Body):
 
 
 class JSONSchemaFormat(Body):
-    name: str
+    name: _identifier("response format names")
     description: str | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
 
 
-class ResponseFormatObject(Body):
-    type: Literal["text", "json_object", "json_schema"]
-    json_schema: JSONSchemaFormat | None = None
+class TextFormat(Body):
+    type: Literal["text"]
 
 
+class JSONObjectFormat(Body):
+    type: Literal["json_object"]
+
+
+class JSONSchemaResponseFormat(Body):
+    type: Literal["json_schema"]
+    json_schema: JSONSchemaFormat
+
+
+ResponseFormatObject = Annotated[
+    TextFormat | JSONObjectFormat | JSONSchemaResponseFormat, Field(discriminator="type")
+]
 ResponseFormat = Literal["auto"] | ResponseFormatObject | None
 
 
 def response_format_out(value: Any) -> Any:
-    if isinstance(value, ResponseFormatObject):
+    if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, exclude_none=True)
     return value if value is not None else "auto"

@@ -26,17 +26,21 @@ class ThreadUpdate(Body):
     metadata: Metadata = None
 
 
-def new_thread(tx: Tx, body: ThreadCreate, request: Request) -> dict:
+def new_thread(tx: Tx, body: ThreadCreate, request: Request, where: str = "") -> dict:
+    """Store a thread and its first messages; `where` prefixes the `param` of an error (`thread.`)."""
+    resources = tool_resources_out(
+        tx, body.tool_resources, request.app.state.vector_store_factory, f"{where}tool_resources"
+    )
     thread = {
         "id": new_id("thread"),
         "object": "thread",
         "created_at": now(),
         "metadata": body.metadata or {},
-        "tool_resources": tool_resources_out(tx, body.tool_resources, request.app.state.vector_store_factory),
+        "tool_resources": resources,
     }
     tx.insert("thread", thread)
-    for message in body.messages:
-        new_message(tx, thread["id"], message)
+    for index, message in enumerate(body.messages):
+        new_message(tx, thread["id"], message, f"{where}messages[{index}].")
     return thread
 
 

@@ -20,7 +20,7 @@ from pydantic import (
 
 from runtime.api.deps import StoreDep
 from runtime.api.pagination import Paging, page
-from runtime.api.schemas import Body, ChunkingStrategy, Metadata
+from runtime.api.schemas import Body, ChunkingStrategy, Integer, Metadata
 from runtime.errors import NotFound
 from runtime.ids import now
 from runtime.ingest import STORE
@@ -61,7 +61,7 @@ Attributes = Annotated[dict[str, AttributeValue] | None, AfterValidator(_check_a
 
 class ExpiresAfter(Body):
     anchor: Literal["last_active_at"]
-    days: int = Field(ge=1, le=365)
+    days: Integer = Field(ge=1, le=365)
 
 
 class ComparisonFilter(Body):
@@ -93,7 +93,7 @@ CompoundFilter.model_rebuild()
 class VectorStoreCreate(Body):
     name: str | None = None
     description: str | None = None
-    file_ids: Annotated[list[str], Field(max_length=10000)] = []
+    file_ids: Annotated[list[str], Field(max_length=500)] = []
     chunking_strategy: ChunkingStrategy | None = None
     expires_after: ExpiresAfter | None = None
     metadata: Metadata = None
@@ -172,7 +172,7 @@ class RankingOptions(Body):
 class SearchRequest(Body):
     query: str | Annotated[list[str], Field(min_length=1, max_length=10)]
     filters: Filter | None = None
-    max_num_results: int = Field(10, ge=1, le=50)
+    max_num_results: Integer = Field(10, ge=1, le=50)
     ranking_options: RankingOptions | None = None
     rewrite_query: bool = False
 

@@ -69,3 +69,30 @@ def test_semantics(flt, expected):
 def test_invalid(flt, words):
     with pytest.raises(FilterError, match=words):
         parse_filter(flt)
+
+
+ODD_KEYS = ["team name", "$cost", "a/b", "ünï", "tab\tkey", "a:b", "x'y", "-"]
+
+
+@pytest.mark.parametrize("backend", ["edge", "qdrant-client"])
+def test_keys_any_characters_but_path_syntax_reach_the_index(make_retriever, backend, tmp_path):
+    """A key with spaces, `$`, `/`, non-ASCII... is found on both backends; a key the index cannot
+    address is a FilterError, not the index's own error."""
+    retriever = make_retriever(backend)
+    for n in range(2):
+        path = tmp_path / f"doc{n}.txt"
+        path.write_text(f"Document {n} talks about the harbour and its lighthouse.")
+        attributes = {key: f"v{n}" for key in ODD_KEYS} | {"flag key": n == 1, "num key": n}
+        retriever.ingest_file("vs_odd", f"file-{n}", path, path.name, attributes=attributes)
+
+    def found(flt) -> set[str]:
+        return {h.file_id for h in retriever.search(["vs_odd"], "harbour", filters=flt)}
+
+    for key in ODD_KEYS:
+        assert found({"type": "eq", "key": key, "value": "v1"}) == {"file-1"}, key
+        assert found({"type": "nin", "key": key, "value": ["v1"]}) == {"file-0"}, key
+    assert found({"type": "eq", "key": "flag key", "value": True}) == {"file-1"}
+    assert found({"type": "lt", "key": "num key", "value": 1}) == {"file-0"}
+    for key in ['a"b', "a\\b", "a.b", "a[0]"]:
+        with pytest.raises(FilterError, match="key"):
+            retriever.search(["vs_odd"], "harbour", filters={"type": "eq", "key": key, "value": "v1"})

@@ -4,13 +4,7 @@ import httpx
 import openai
 import pytest
 
-
-def _error(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body["error"]) == {"message", "type", "param", "code"}
-    assert body["error"]["message"]
-    return body["error"]
+from tests.support.errors import error_of as _error
 
 
 def test_malformed_json(server):

@@ -379,7 +379,8 @@ def test_cancel_while_model_answers(client, assistant, model):
 
 def test_incomplete_on_token_limits(client, assistant, model):
     model.push(text("This answer is cut", finish_reason="length", completion_tokens=300))
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "tell me everything"}])
+    question = "tell me everything" + " in detail" * 300  # over 256 tokens, OpenAI's least max_prompt_tokens
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": question}])
     run = client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id, max_completion_tokens=300
     )
@@ -390,7 +391,7 @@ def test_incomplete_on_token_limits(client, assistant, model):
 
     calls_before = len(model.requests)
     run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5
+        thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=256
     )
     assert run.status == "incomplete" and run.incomplete_details.reason == "max_prompt_tokens"
     assert len(model.requests) == calls_before  # stopped before calling the model
