@@ -38,8 +38,8 @@ def no_leftover_replies(model):
     model.replace()
 
 
-def ask(client, assistant, **options):
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+def ask(client, assistant, question=QUESTION, **options):
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": question}])
     return client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **options)
 
 
@@ -72,30 +72,33 @@ def test_counted_usage_on_the_run_and_its_steps(client, assistant, model):
 
 def test_max_completion_tokens_counts_what_the_model_wrote(client, assistant, model):
     model.push(tool_call("file_search", {"query": "what do foxes eat in winter"}), text(ANSWER))
-    run = ask(client, assistant, max_completion_tokens=200)
+    run = ask(client, assistant, max_completion_tokens=300)
     assert run.status == "completed", run.last_error
     tool_step, _ = steps_of(client, run)
     first, second = model.requests[-2:]
-    assert first["max_tokens"] == 200
-    assert second["max_tokens"] == 200 - tool_step.usage.completion_tokens < 200
+    assert first["max_tokens"] == 300
+    assert second["max_tokens"] == 300 - tool_step.usage.completion_tokens < 300
 
-    # A budget the first call already spends: the run stops before a second model call.
-    model.push(tool_call("file_search", {"query": "what do foxes eat in winter"}), text("never sent"))
+    # A budget the first call already spends (256, OpenAI's smallest, against a query of some
+    # 360 words): the run stops before a second model call.
+    model.push(tool_call("file_search", {"query": "what do foxes eat in winter " * 60}), text("never sent"))
     calls_before = len(model.requests)
-    run = ask(client, assistant, max_completion_tokens=5)
+    run = ask(client, assistant, max_completion_tokens=256)
     assert run.status == "incomplete" and run.incomplete_details.reason == "max_completion_tokens"
-    assert len(model.requests) == calls_before + 1 and model.requests[-1]["max_tokens"] == 5
-    assert run.usage.completion_tokens > 5
+    assert len(model.requests) == calls_before + 1 and model.requests[-1]["max_tokens"] == 256
+    assert run.usage.completion_tokens > 256
     assert [(s.type, s.status) for s in steps_of(client, run)] == [("tool_calls", "completed")]
 
 
 def test_max_prompt_tokens_counts_every_call(client, assistant, model):
+    question = QUESTION * 10  # a prompt over 256 tokens, OpenAI's smallest max_prompt_tokens
     model.push(text("Foxes are clever."))
-    one_call = ask(client, assistant).usage.prompt_tokens
+    one_call = ask(client, assistant, question).usage.prompt_tokens
+    assert one_call > 256
 
     model.push(tool_call("file_search", {"query": "fox dens"}), text("never sent"))
     calls_before = len(model.requests)
-    run = ask(client, assistant, max_prompt_tokens=one_call + one_call // 2)
+    run = ask(client, assistant, question, max_prompt_tokens=one_call + one_call // 2)
     assert run.status == "incomplete" and run.incomplete_details.reason == "max_prompt_tokens"
     assert len(model.requests) == calls_before + 1  # the second call would pass the limit
     assert run.usage.prompt_tokens == one_call
