@@ -30,6 +30,7 @@ class Server:
             {"ASSISTD_DATA_DIR": str(self.data_dir), "ASSISTD_SANDBOX_PREWARM": "0", **(env or {})}
         )
         self.proc: subprocess.Popen | None = None
+        self._clients: list[OpenAI] = []
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
 
     @property
@@ -41,8 +42,11 @@ class Server:
         return self.url + "/v1"
 
     def client(self, api_key: str | None = None, **kwargs) -> OpenAI:
+        """An SDK client for this server, closed at the end of its `with` block."""
         key = api_key or self.env.get("ASSISTD_API_KEY") or "unused"
-        return OpenAI(base_url=self.base_url, api_key=key, max_retries=0, **kwargs)
+        client = OpenAI(base_url=self.base_url, api_key=key, max_retries=0, **kwargs)
+        self._clients.append(client)
+        return client
 
     def start(self, timeout: float = 60.0) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -104,3 +108,5 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+        while self._clients:
+            self._clients.pop().close()
