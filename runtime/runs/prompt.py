@@ -87,7 +87,7 @@ def offered_choice(choice, tools: list[dict]):
     return choice
 
 
-def _image_part(file_id: str, read_file: Callable[[str], tuple[bytes, str] | None]) -> dict | None:
+def image_part(file_id: str, read_file: Callable[[str], tuple[bytes, str] | None]) -> dict | None:
     found = read_file(file_id)
     if found is None:
         return None
@@ -108,7 +108,7 @@ def chat_message(message: dict, read_file: Callable[[str], tuple[bytes, str] | N
         elif item["type"] == "image_url":
             parts.append({"type": "image_url", "image_url": {"url": item["image_url"]["url"]}})
         elif item["type"] == "image_file" and message["role"] == "user":
-            image = _image_part(item["image_file"]["file_id"], read_file)
+            image = image_part(item["image_file"]["file_id"], read_file)
             if image:
                 parts.append(image)
     if all(p["type"] == "text" for p in parts):
