@@ -105,7 +105,7 @@ class StreamOptions(Body):
 
 class ResponseCreate(Body):
     model: str | None = None
-    input: str | Annotated[list[InputItem], Field(max_length=10_000)] | None = None
+    input: Annotated[list[InputItem], Field(max_length=10_000)] | str | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
     conversation: str | ConversationRef | None = None
