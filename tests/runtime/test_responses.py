@@ -228,9 +228,7 @@ def test_file_search_with_citation(client, model, documents):
     ]
     [added] = [e for e in events if e.type == "response.output_text.annotation.added"]
     assert (
-        added.annotation_index == 0
-        and added.output_index == 1
-        and added.annotation.index == citation.index
+        added.annotation_index == 0 and added.output_index == 1 and added.annotation.index == citation.index
     )
     assert "【" not in "".join(e.delta for e in events if e.type == "response.output_text.delta")
 
