@@ -6,9 +6,9 @@ conversation) and its input, as chat messages.
 A response runs its loop in one pass (function calls end it; the client answers in a new response),
 so its transcript lives only as long as the pass."""
 
+from runtime.files import read_file
 from runtime.responses.items import chat_messages
 from runtime.runs.job import JobSettings, JobTools, SearchSettings
-from runtime.runs.run_job import read_image
 from runtime.runs.transcript import new_transcript
 
 
@@ -59,7 +59,7 @@ class ResponseJob:
         self.tools = job_tools(response["tools"])
         self._instructions = response["instructions"] or ""
         self._history = chat_messages(
-            items, lambda file_id: read_image(engine.settings, engine.store, file_id)
+            items, lambda file_id: read_file(engine.settings, engine.store, file_id)
         )
 
     def save_transcript(self) -> None:

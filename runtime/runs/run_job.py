@@ -5,19 +5,10 @@ and the run, and the thread's own sandbox session.
 Files attached to the thread's messages for file_search go into the thread's vector store before
 the first model call; files attached for code_interpreter join the assistant's and the thread's."""
 
-from runtime.files import file_path
+from runtime.files import read_file
 from runtime.runs import prompt
 from runtime.runs.job import JobSettings, JobTools, SearchSettings
 from runtime.runs.transcript import TRANSCRIPT, new_transcript
-
-
-def read_image(settings, store, file_id: str) -> tuple[bytes, str] | None:
-    """A stored file's bytes and name, for an image in a prompt (None when it is gone)."""
-    found = store.get("file", file_id)
-    path = file_path(settings, file_id)
-    if found is None or not path.exists():
-        return None
-    return path.read_bytes(), found["filename"]
 
 
 def _tool_choice(choice) -> str | dict | None:
@@ -126,7 +117,7 @@ class RunJob:
     def history(self) -> list[dict]:
         settings = self.engine.settings
         return [
-            prompt.chat_message(m, lambda file_id: read_image(settings, self.store, file_id))
+            prompt.chat_message(m, lambda file_id: read_file(settings, self.store, file_id))
             for m in self.store.all("thread.message", self.run["thread_id"])
             if m.get("run_id") != self.id
         ]
