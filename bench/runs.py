@@ -1,8 +1,10 @@
-"""Run-engine benchmark: server overhead per run step, and runs/s with 50 threads running at once.
+"""Run-engine benchmark: server overhead per step of a run and of a response, and runs/s with 50
+threads running at once.
 
 A real `assistd serve` process and the scripted chat-completions model (real HTTP, instant answers)
 run on this machine. Overhead per step = wall time of a streamed run (request to `thread.run.completed`)
-minus the time of the same model call made directly, divided by the run's steps.
+or streamed response (request to `response.completed`) minus the time of the same model call made
+directly, divided by the steps (one here). Runs and responses alternate, so both see the same load.
 
     python bench/runs.py [--runs 200] [--threads 50] [--seconds 20]
 """
@@ -47,6 +49,19 @@ def stream_run(http: httpx.Client, assistant_id: str, content: str) -> tuple[flo
     return time.perf_counter() - started, events
 
 
+def stream_response(http: httpx.Client, content: str) -> tuple[float, list[str]]:
+    """Create a response, streamed; return the wall time and the event names."""
+    started = time.perf_counter()
+    events = []
+    body = {"model": "scripted-model", "stream": True, "input": content}
+    with http.stream("POST", "/responses", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                events.append(line[7:])
+    return time.perf_counter() - started, events
+
+
 def direct_model_call(http: httpx.Client, model_url: str, content: str) -> float:
     body = {
         "model": "scripted-model",
@@ -66,17 +81,23 @@ def overhead(server: Server, model: ScriptedModel, runs: int) -> None:
         assistant = http.post("/assistants", json={"model": "scripted-model"}).json()["id"]
         for _ in range(10):  # warm up
             stream_run(http, assistant, "warm up")
-        walls, models = [], []
+            stream_response(http, "warm up")
+        walls, answers, models = [], [], []
         for i in range(runs):
             wall, events = stream_run(http, assistant, f"question {i}")
             assert events[-2] == "thread.run.completed", events
             walls.append(wall)
+            wall, events = stream_response(http, f"question {i}")
+            assert events[-2] == "response.completed", events
+            answers.append(wall)
             models.append(direct_model_call(raw, model.base_url, f"question {i}"))
-        per_step = [w - m for w, m in zip(walls, models, strict=True)]  # a plain answer is one step
-        print(f"plain-answer runs: {runs}, 1 model call and 1 step each")
+        print(f"plain answers: {runs} runs and {runs} responses, 1 model call and 1 step each")
         print(f"  run wall time      {p50_p95(walls)}")
+        print(f"  response wall time {p50_p95(answers)}")
         print(f"  model call alone   {p50_p95(models)}")
-        print(f"  server overhead    {p50_p95(per_step)} per step")
+        for name, times in (("run", walls), ("response", answers)):
+            per_step = [w - m for w, m in zip(times, models, strict=True)]  # a plain answer is one step
+            print(f"  {name + ' overhead':<18} {p50_p95(per_step)} per step")
 
         tool_assistant = http.post(
             "/assistants", json={"model": "scripted-model", "tools": [LOOKUP_TOOL]}

@@ -12,6 +12,7 @@ from runtime.code_sandbox import CodeSandbox
 from runtime.errors import install_handlers
 from runtime.model_client import ModelClient
 from runtime.playground import mount_playground
+from runtime.responses import Responses
 from runtime.runs.engine import RunEngine
 from runtime.settings import Settings
 from runtime.store import Store
@@ -40,9 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = app.state.engine = RunEngine(settings, app.state.store, model, vector_stores, sandbox)
         app.state.on_thread_deleted.append(engine.thread_deleted)
         await engine.start()
+        responses = app.state.responses = Responses(engine)
+        await responses.start()
         try:
             yield
         finally:
+            await responses.close()
             await engine.close()
             await sandbox.close()
             await model.aclose()

@@ -34,3 +34,12 @@ def save_file(settings: Settings, store, filename: str, data: bytes, purpose: st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return store.insert("file", file_object(file_id, filename, len(data), purpose))
+
+
+def read_file(settings: Settings, store, file_id: str) -> tuple[bytes, str] | None:
+    """A stored file's bytes and name (None when it is gone), for an image in a prompt."""
+    found = store.get("file", file_id)
+    path = file_path(settings, file_id)
+    if found is None or not path.exists():
+        return None
+    return path.read_bytes(), found["filename"]

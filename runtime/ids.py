@@ -1,4 +1,5 @@
-"""Object ids with OpenAI's prefixes (`asst_`, `thread_`, `msg_`, `file-`...) and unix-second clocks."""
+"""Object ids with OpenAI's prefixes (`asst_`, `thread_`, `msg_`, `file-`, `resp_`, `fc_`...) and
+unix-second clocks."""
 
 import secrets
 import string
@@ -16,6 +17,13 @@ PREFIXES = {
     "vector_store": "vs_",
     "vector_store.file_batch": "vsfb_",
     "call": "call_",
+    "response": "resp_",
+    "conversation": "conv_",
+    "message": "msg_",
+    "function_call": "fc_",
+    "function_call_output": "fco_",
+    "file_search_call": "fs_",
+    "code_interpreter_call": "ci_",
 }
 
 

@@ -7,9 +7,31 @@ a search request's way through the app from 0.76 to 0.62 ms after a pause (0.23 
 
 from fastapi import FastAPI
 
-from runtime.api import assistants, files, messages, models, runs, threads, vector_store_files, vector_stores
+from runtime.api import (
+    assistants,
+    conversations,
+    files,
+    messages,
+    models,
+    responses,
+    runs,
+    threads,
+    vector_store_files,
+    vector_stores,
+)
 
 
 def include_v1(app: FastAPI) -> None:
-    for module in (assistants, runs, threads, messages, files, models, vector_stores, vector_store_files):
+    for module in (
+        assistants,
+        runs,
+        threads,
+        messages,
+        files,
+        models,
+        vector_stores,
+        vector_store_files,
+        responses,
+        conversations,
+    ):
         app.include_router(module.router, prefix="/v1")

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-# Events after which a stream ends: the run is over or waits for the client.
+# Events after which a stream ends: the run or response is over, or the run waits for the client.
 FINAL_EVENTS = {
     "thread.run.completed",
     "thread.run.failed",
@@ -20,6 +20,9 @@ FINAL_EVENTS = {
     "thread.run.incomplete",
     "thread.run.expired",
     "thread.run.requires_action",
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
     "error",
 }
 

@@ -1,11 +1,13 @@
-"""One pass of a run: call the model, stream its answer, run the tools it asks for, repeat until it
-answers, needs the client's function outputs, or hits a limit.
+"""One pass of a job (a run or a response): call the model, stream its answer, run the tools it asks
+for, repeat until it answers, needs the client's function outputs, or hits a limit.
 
-The loop reports what happens in no API's terms (an answer starts, text arrives with the
-annotations it completes, a tool call starts, its code or arguments stream, the tool's outputs, the
-model call's usage) and the recorder writes it as its API shows it. The code of a python call is
-decoded out of its JSON arguments as they stream; text that may still become a citation marker or
-a sandbox link waits until it is whole, so an annotation leaves with the text it covers."""
+The loop works on a `Job` and a `Recorder` (runtime/runs/job.py), never on an API's objects: the job
+gives the model options, limits, tools and prompt; the loop reports what happens (an answer starts,
+text arrives with the annotations it completes, a tool call starts, its code or arguments stream,
+the tool's outputs, the model call's usage) and the recorder writes it as its API shows it. The code
+of a python call is decoded out of its JSON arguments as they stream; text that may still become a
+citation marker or a sandbox link waits until it is whole, so an annotation leaves with the text it
+covers."""
 
 import asyncio
 import logging
@@ -14,10 +16,12 @@ from dataclasses import dataclass, field
 from runtime.model_client import Completion, ModelError, TextDelta, ToolCallDelta
 from runtime.runs import annotations, prompt
 from runtime.runs.arguments import StreamedArgument, argument
-from runtime.runs.recorder import RunRecorder
+from runtime.runs.job import Job, Recorder
 from runtime.runs.tools import ToolError
 
 log = logging.getLogger("assistd.runs")
+
+IGNORED = "ignored"  # the kind of a built-in call made past the job's max_tool_calls
 
 
 class Incomplete(Exception):
@@ -43,7 +47,7 @@ class Answer:
 @dataclass
 class Call:
     """A tool call the model is writing: its id, name and kind once known, its arguments so far, and
-    its index in the run's tool calls once started."""
+    its index in the job's tool calls once started."""
 
     id: str = ""
     name: str = ""
@@ -66,18 +70,18 @@ class Turn:
     def started(self) -> list[Call]:
         return [call for _, call in sorted(self.calls.items()) if call.index is not None]
 
+    @property
+    def written(self) -> list[Call]:
+        return [call for _, call in sorted(self.calls.items()) if call.kind]
+
 
 class RunLoop:
-    """Drives one run from `in_progress` to its next resting state."""
+    """Drives one job from `in_progress` to its next resting state."""
 
-    def __init__(self, engine, recorder: RunRecorder):
-        self.engine, self.rec = engine, recorder
+    def __init__(self, engine, job: Job, recorder: Recorder):
+        self.engine, self.job, self.rec = engine, job, recorder
         self.settings = engine.settings
-        self.transcript = engine.transcript(recorder.run_id)
-
-    @property
-    def run(self) -> dict:
-        return self.rec.run
+        self.transcript = job.transcript
 
     async def run_to_rest(self) -> None:
         try:
@@ -87,17 +91,15 @@ class RunLoop:
         except Failed as exc:
             self._fail(exc.code, exc.message)
         except Incomplete as exc:
-            self.rec.stop_open_work("cancelled", "max_tokens")
-            self.rec.set_run("incomplete", incomplete_details={"reason": exc.reason})
+            self.rec.incomplete(exc.reason)
 
     def _fail(self, code: str, message: str) -> None:
-        log.warning("run %s failed: %s", self.rec.run_id, message)
-        self.rec.stop_open_work("failed", "run_failed")
-        self.rec.set_run("failed", last_error={"code": code, "message": message})
+        log.warning("job %s failed: %s", self.job.id, message)
+        self.rec.failed(code, message)
 
     async def _loop(self) -> None:
-        self.rec.set_run("in_progress")
-        await self.engine.prepare_thread(self.run)
+        self.rec.started()
+        await self.job.prepare()
         while True:
             if self.transcript["turns"] >= self.settings.run_max_steps:
                 raise Failed(
@@ -107,39 +109,62 @@ class RunLoop:
                 )
             turn = await self._call_model()
             self.transcript["turns"] += 1
-            if not turn.started:
-                self.engine.save_transcript(self.transcript)
-                self.rec.set_run("completed")
+            if not turn.written:
+                self.job.save_transcript()
+                self.rec.completed()
                 return
             if await self._run_tools(turn) == "requires_action":
                 return
 
+    # The prompt
+
+    def prompt(self) -> tuple[list[dict], list[dict], dict]:
+        """The next model call's messages (truncated as the job asks), tools and tool kinds."""
+        limit = self.job.settings.max_tool_calls
+        builtins = limit is None or self.transcript.get("tool_calls", 0) < limit
+        tools, kinds = prompt.model_tools(self.job.tools, builtins)
+        system = self.job.instructions(prompt.CODE_TOOL in kinds).strip()
+        fixed = [{"role": "system", "content": system}] if system else []
+        own = self.transcript["messages"]
+        try:
+            kept = prompt.truncate(
+                self.job.history(),
+                fixed + own,
+                self.job.settings.truncation,
+                self.settings.model_context_tokens,
+                self.engine.count_tokens,
+            )
+        except prompt.ContextTooLong as exc:
+            raise Failed("context_length_exceeded", str(exc)) from exc
+        return fixed + kept + own, tools, kinds
+
     # The model call
 
     async def _call_model(self) -> Turn:
-        messages, tools, kinds = self.engine.build_prompt(self.run, self.transcript)
-        used = self.run.get("usage") or {}
+        messages, tools, kinds = self.prompt()
+        settings = self.job.settings
+        used = self.transcript.get("usage") or prompt.empty_usage()
         prompt_tokens = prompt.prompt_tokens(messages, tools, self.engine.count_tokens)
-        limit = self.run.get("max_prompt_tokens")
-        if limit and used.get("prompt_tokens", 0) + prompt_tokens > limit:
+        limit = settings.max_prompt_tokens
+        if limit and used["prompt_tokens"] + prompt_tokens > limit:
             raise Incomplete("max_prompt_tokens")
         max_tokens = None
-        if self.run.get("max_completion_tokens"):
-            max_tokens = self.run["max_completion_tokens"] - used.get("completion_tokens", 0)
+        if settings.max_output_tokens:
+            max_tokens = settings.max_output_tokens - used["completion_tokens"]
             if max_tokens <= 0:
-                raise Incomplete("max_completion_tokens")
+                raise Incomplete("max_output_tokens")
 
         turn = Turn(kinds)
         stream = self.engine.model.stream_chat(
-            model=self.run["model"],
+            model=settings.model,
             messages=messages,
             tools=tools or None,
-            tool_choice=prompt.model_tool_choice(self.run.get("tool_choice")) if tools else None,
-            parallel_tool_calls=self.run.get("parallel_tool_calls") if tools else None,
-            temperature=self.run.get("temperature"),
-            top_p=self.run.get("top_p"),
+            tool_choice=prompt.offered_choice(settings.tool_choice, tools) if tools else None,
+            parallel_tool_calls=settings.parallel_tool_calls if tools else None,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
             max_tokens=max_tokens,
-            response_format=self._response_format(),
+            response_format=settings.response_format,
         )
         try:
             async for event in stream:
@@ -157,13 +182,14 @@ class RunLoop:
             raise ModelError("server_error", "The model stream ended without a completion.")
 
         usage = self._usage(completion, prompt_tokens)
-        self.rec.model_call_done(usage)
+        self.transcript["usage"] = prompt.add_usage(used, usage)
+        self.rec.model_call_done(usage, self.transcript["usage"])
         if turn.answer is not None:
             length = completion.finish_reason == "length"
             await self._finish_answer(turn, "incomplete" if length else "completed")
         self._finish_calls(turn)
-        if completion.finish_reason == "length" and self.run.get("max_completion_tokens"):
-            raise Incomplete("max_completion_tokens")
+        if completion.finish_reason == "length" and settings.max_output_tokens:
+            raise Incomplete("max_output_tokens")
         self.transcript["kinds"] = kinds
         return turn
 
@@ -179,10 +205,6 @@ class RunLoop:
             "completion_tokens": produced,
             "total_tokens": prompt_tokens + produced,
         }
-
-    def _response_format(self):
-        fmt = self.run.get("response_format")
-        return fmt if isinstance(fmt, dict) else None
 
     # The answer
 
@@ -202,7 +224,7 @@ class RunLoop:
         text, start = answer.text, answer.shown
         answer.shown = end
         paths = {
-            path: await self.engine.export_sandbox_file(self.run, path, self.transcript)
+            path: await self.engine.tools.export_file(self.job.code_session, path, self.transcript["exports"])
             for path, _, _ in annotations.sandbox_paths(text, start, end)
         }
         notes = annotations.citations(text, self.transcript["sources"], start, end)
@@ -212,14 +234,14 @@ class RunLoop:
     async def _finish_answer(self, turn: Turn, status: str) -> None:
         answer, turn.answer = turn.answer, None
         await self._show(answer, len(answer.text))
-        self.rec.message_finished(status, "max_tokens" if status == "incomplete" else None)
+        self.rec.message_finished(status)
 
     # Tool calls as the model writes them
 
     async def _add_call_delta(self, turn: Turn, delta: ToolCallDelta) -> None:
         call = turn.calls.setdefault(delta.index, Call())
         call.arguments += delta.arguments
-        if call.index is None:
+        if not call.kind:
             if not delta.name:
                 return
             if turn.answer is not None:  # the answer ends where the tool calls begin
@@ -232,6 +254,13 @@ class RunLoop:
     def _start_call(self, turn: Turn, call: Call, call_id: str, name: str) -> None:
         call.id, call.name = call_id, name
         call.kind = turn.kinds.get(name, "function")
+        if call.kind != "function":
+            limit = self.job.settings.max_tool_calls
+            made = self.transcript.get("tool_calls", 0)
+            if limit is not None and made >= limit:
+                call.kind = IGNORED  # never shown; the model is told the call was not made
+                return
+            self.transcript["tool_calls"] = made + 1
         call.index = self.rec.tool_call_started(call.id, call.kind, name)
         if call.kind == "code_interpreter":
             call.code = StreamedArgument("code")
@@ -254,11 +283,12 @@ class RunLoop:
             rest = call.code.rest(call.arguments) if call.code else ""
             if rest:
                 self.rec.tool_input_added(call.index, rest)
+            self.rec.tool_input_done(call.index, call.arguments)
 
     # Running the tools
 
     async def _run_tools(self, turn: Turn) -> str:
-        calls = turn.started
+        calls = turn.written
         self.transcript["messages"].append(
             {
                 "role": "assistant",
@@ -271,20 +301,23 @@ class RunLoop:
         )
         waiting = []
         for call in calls:
+            if call.kind == IGNORED:
+                self._tool_result(call.id, "Not run: this response may make no more built-in tool calls.")
+                continue
             if call.kind == "function":
                 if call.name in turn.kinds:
                     waiting.append(call.index)
                 else:
                     self._tool_result(call.id, f"Error: there is no tool named {call.name!r}.")
-                    self.rec.tool_call_finished(call.index, {"output": ""})
+                    self.rec.tool_call_finished(call.index, None)
                 continue
             try:
                 output = await self._run_builtin(call)
             except ToolError as exc:
-                self.rec.tool_calls_finished("failed", {"code": "server_error", "message": str(exc)})
+                self.rec.tool_calls_finished({"code": "server_error", "message": str(exc)})
                 raise Failed("server_error", str(exc)) from exc
             self._tool_result(call.id, output)
-        self.engine.save_transcript(self.transcript)
+        self.job.save_transcript()
         if waiting:
             self.rec.tool_calls_waiting(waiting)
             return "requires_action"
@@ -295,18 +328,20 @@ class RunLoop:
         self.transcript["messages"].append({"role": "tool", "tool_call_id": call_id, "content": output})
 
     async def _run_builtin(self, call: Call) -> str:
+        tools = self.engine.tools
         if call.kind == "code_interpreter":
             code = argument(call.arguments, "code")
-            result = await self.engine.tools.run_code(self.run, code)
-            self.rec.tool_call_finished(call.index, {"input": code, "outputs": result.outputs})
+            self.rec.tool_call_running(call.index, code)
+            result = await tools.run_code(self.job.code_session, self.job.code_files(), code)
+            self.rec.tool_call_finished(call.index, result)
             self.transcript["images"].extend(result.image_file_ids)
             return result.model_text
         query = argument(call.arguments, "query")
-        options = self.engine.ranking_options(self.run)
-        results = await self.engine.tools.search(self.run, query, options["score_threshold"])
+        self.rec.tool_call_running(call.index, query)
+        result = await tools.search(self.job.tools.search, query)
         call_index = len(self.transcript["sources"])
         self.transcript["sources"].append(
-            [{"file_id": r["file_id"], "filename": r["file_name"]} for r in results]
+            [{"file_id": h["file_id"], "filename": h["filename"]} for h in result.hits]
         )
-        self.rec.tool_call_finished(call.index, {"ranking_options": options, "results": results})
-        return self.engine.tools.search_text(query, call_index, results)
+        self.rec.tool_call_finished(call.index, result)
+        return tools.search_text(result, call_index)

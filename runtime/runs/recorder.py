@@ -1,32 +1,24 @@
-"""Writes a run's progress as the Assistants API shows it: every change to the run, its steps and
-its messages is stored and published as the matching stream event, in OpenAI's order.
+"""Writes a run's progress as the Assistants API shows it: every change to the run, its steps and its
+messages is stored and published as the matching stream event, in OpenAI's order.
 
-The run loop reports what happens in terms of no particular API: the model started an answer,
-wrote text, started a tool call, streamed its input, the tool gave outputs, the call finished. This
-recorder turns those happenings into Assistants objects (`thread.message`, `thread.run.step`) and
-their events with OpenAI's granularity: an answer is a message-creation step naming its message,
-then `thread.message.created` with no content, one delta per piece whose parts each carry their
-`index` (an annotation goes out with the text it covers); a tool call opens a tool-calls step with
-no calls, its first step delta introduces it (id, type, empty input), later deltas stream its code
-or arguments and its outputs; every array element in a delta carries its `index`. The events leave
-through `emit`."""
+The run loop reports what happens in terms of no particular API (the `Recorder` of
+runtime/runs/job.py): the model started an answer, wrote text, started a tool call, streamed its
+input, the tool gave outputs, the call finished. This recorder turns those happenings into
+Assistants objects (`thread.message`, `thread.run.step`) and their events with OpenAI's granularity:
+an answer is a message-creation step naming its message, then `thread.message.created` with no
+content, one delta per piece whose parts each carry their `index` (an annotation goes out with the
+text it covers); a tool call opens a tool-calls step with no calls, its first step delta introduces
+it (id, type, empty input), later deltas stream its code or arguments and its outputs; every array
+element in a delta carries its `index`. The events leave through `emit`."""
 
 from runtime.ids import new_id, now
 from runtime.runs.events import Event, EventHub
+from runtime.runs.tools import CodeResult, SearchResult
 from runtime.store import Store
 
 TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
-
-
-def empty_usage() -> dict:
-    return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-
-
-def add_usage(total: dict | None, usage: dict | None) -> dict:
-    total = dict(total or empty_usage())
-    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
-        total[key] += (usage or {}).get(key, 0)
-    return total
+# The loop's limit names as a run's `incomplete_details.reason` gives them.
+INCOMPLETE_REASONS = {"max_output_tokens": "max_completion_tokens"}
 
 
 def _new_call(call_id: str, kind: str, name: str) -> dict:
@@ -37,6 +29,19 @@ def _new_call(call_id: str, kind: str, name: str) -> dict:
         "function": {"name": name, "arguments": "", "output": None},
     }[kind]
     return {"id": call_id, "type": kind, kind: body}
+
+
+def _results(hits: list[dict]) -> list[dict]:
+    """Search hits as a file_search step shows its results."""
+    return [
+        {
+            "file_id": hit["file_id"],
+            "file_name": hit["filename"],
+            "score": hit["score"],
+            "content": [{"type": "text", "text": hit["text"]}],
+        }
+        for hit in hits
+    ]
 
 
 class RunRecorder:
@@ -80,9 +85,25 @@ class RunRecorder:
             self.emit(f"thread.run.{status}", run)
         return run
 
-    def model_call_done(self, usage: dict) -> None:
+    # The run's course
+
+    def started(self) -> None:
+        self.set_run("in_progress")
+
+    def completed(self) -> None:
+        self.set_run("completed")
+
+    def failed(self, code: str, message: str) -> None:
+        self.stop_open_work("failed", "run_failed")
+        self.set_run("failed", last_error={"code": code, "message": message})
+
+    def incomplete(self, reason: str) -> None:
+        self.stop_open_work("cancelled", "max_tokens")
+        self.set_run("incomplete", incomplete_details={"reason": INCOMPLETE_REASONS.get(reason, reason)})
+
+    def model_call_done(self, usage: dict, total: dict) -> None:
         """Count one model call's usage on the run and on the step it produced."""
-        self.set_run(usage=add_usage(self.run.get("usage"), usage))
+        self.set_run(usage=total)
         step = self._tool_step or self._message_step
         if step is not None:
             step["usage"] = usage
@@ -133,8 +154,9 @@ class RunRecorder:
             {"index": len(content) - 1, "type": "text", "text": {"value": text, "annotations": numbered}}
         )
 
-    def message_finished(self, status: str = "completed", reason: str | None = None) -> None:
-        """The answer is over; files it links to become its attachments."""
+    def message_finished(self, status: str = "completed") -> None:
+        """The answer is over (`incomplete`: cut at the token limit); files it links to become its
+        attachments."""
         message, step = self._message, self._message_step
         self._message = self._message_step = None
         files = [
@@ -147,7 +169,7 @@ class RunRecorder:
         message["attachments"] = [
             {"file_id": file_id, "tools": [{"type": "code_interpreter"}]} for file_id in dict.fromkeys(files)
         ]
-        self._end_message(message, status, reason)
+        self._end_message(message, status, "max_tokens" if status == "incomplete" else None)
         self._end_step(step, "completed" if status == "completed" else "cancelled")
 
     def _message_delta(self, part: dict) -> None:
@@ -174,19 +196,35 @@ class RunRecorder:
         call[call["type"]][field] += text
         self._step_delta(index, {"type": call["type"], call["type"]: {field: text}})
 
-    def tool_call_finished(self, index: int, result: dict) -> None:
-        """A call's result (code outputs, search results, a function's output) joins its details;
-        code outputs also stream, each with its index."""
+    def tool_input_done(self, index: int, arguments: str) -> None:
+        """The model finished writing the call (its input streamed already)."""
+
+    def tool_call_running(self, index: int, tool_input: str) -> None:
+        """A built-in call runs; a code call's input is the code its arguments hold."""
         call = self._tool_step["step_details"]["tool_calls"][index]
-        call[call["type"]].update(result)
+        if call["type"] == "code_interpreter":
+            call["code_interpreter"]["input"] = tool_input
+
+    def tool_call_finished(self, index: int, result: CodeResult | SearchResult | None) -> None:
+        """A call's result (code outputs, search results, a function that named no tool) joins its
+        details; code outputs also stream, each with its index."""
+        call = self._tool_step["step_details"]["tool_calls"][index]
+        if isinstance(result, CodeResult):
+            outputs = [{"type": "logs", "logs": result.logs}] if result.logs else []
+            outputs += [{"type": "image", "image": {"file_id": f}} for f in result.image_file_ids]
+            call["code_interpreter"]["outputs"] = outputs
+        elif isinstance(result, SearchResult):
+            call["file_search"].update(ranking_options=result.ranking_options, results=_results(result.hits))
+        else:
+            call["function"]["output"] = ""
         self.save_step(self._tool_step)
-        if result.get("outputs"):
-            outputs = [{"index": i, **output} for i, output in enumerate(result["outputs"])]
+        if isinstance(result, CodeResult) and outputs:
+            outputs = [{"index": i, **output} for i, output in enumerate(outputs)]
             self._step_delta(index, {"type": call["type"], call["type"]: {"outputs": outputs}})
 
-    def tool_calls_finished(self, status: str = "completed", last_error: dict | None = None) -> None:
+    def tool_calls_finished(self, error: dict | None = None) -> None:
         step, self._tool_step = self._tool_step, None
-        self._end_step(step, status, last_error)
+        self._end_step(step, "failed" if error else "completed", error)
 
     def tool_calls_waiting(self, indexes: list[int]) -> None:
         """The run stops for the client's outputs to these function calls (the step stays open)."""

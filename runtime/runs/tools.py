@@ -1,26 +1,42 @@
-"""The built-in tools as a run uses them: code in the thread's sandbox session, searches in the
-vector stores of the assistant and the thread. Results come back in two forms: OpenAI step details
-for the API, and text for the model."""
+"""The built-in tools as the run loop uses them, for any job: code in a sandbox session, searches
+in vector stores, files the code wrote exported as stored files. Results come back as plain values
+(`CodeResult`, `SearchResult`) that each API surface shapes its own way, with the text the model
+reads."""
 
+import posixpath
 from dataclasses import dataclass, field
 
 from runtime.code_sandbox import CodeSandboxError
-from runtime.files import OUTPUT_PURPOSE, save_file
+from runtime.files import OUTPUT_PURPOSE, file_path, save_file
 from runtime.runs.annotations import source_marker
 
 
 class ToolError(Exception):
-    """The tool's machinery failed (not the user's code): the run fails with this message."""
+    """The tool's machinery failed (not the user's code): the job fails with this message."""
 
 
 @dataclass
 class CodeResult:
-    outputs: list[dict] = field(default_factory=list)
+    """One execution: its logs (stdout, stderr, the error), the images it showed (stored files) and
+    what the model reads of it."""
+
+    code: str = ""
+    logs: str = ""
     image_file_ids: list[str] = field(default_factory=list)
     model_text: str = ""
 
 
-def _model_text(execution) -> str:
+@dataclass
+class SearchResult:
+    """One search: its query, how it ranked, and its hits `{file_id, filename, score, text,
+    attributes}`, best first."""
+
+    query: str
+    ranking_options: dict
+    hits: list[dict]
+
+
+def _logs(execution) -> str:
     parts = []
     if execution.stdout:
         parts.append(execution.stdout)
@@ -39,53 +55,60 @@ class ToolRunner:
     def __init__(self, engine):
         self.engine = engine
 
-    async def run_code(self, run: dict, code: str) -> CodeResult:
+    async def run_code(self, session: str, files: list[dict], code: str) -> CodeResult:
+        """Run `code` in the sandbox `session`, with `files` placed in /mnt/data first."""
         engine = self.engine
         try:
-            await engine.place_files(run)
-            execution = await engine.sandbox.execute(run["thread_id"], code)
+            for found in files:
+                path = file_path(engine.settings, found["id"])
+                if path.exists():
+                    await engine.sandbox.place(session, found["id"], found["filename"], path)
+            execution = await engine.sandbox.execute(session, code)
         except CodeSandboxError as exc:
             raise ToolError(f"The code interpreter is unavailable: {exc}") from exc
-        result = CodeResult(model_text=_model_text(execution))
-        logs = result.model_text
-        if logs:
-            result.outputs.append({"type": "logs", "logs": logs})
+        result = CodeResult(code=code, logs=_logs(execution))
         for number, png in enumerate(execution.images):
             saved = save_file(engine.settings, engine.store, f"image-{number}.png", png, OUTPUT_PURPOSE)
             result.image_file_ids.append(saved["id"])
-            result.outputs.append({"type": "image", "image": {"file_id": saved["id"]}})
         notes = []
         if execution.images:
             notes.append(f"[{len(execution.images)} image(s) displayed to the user]")
         if execution.files:
             notes.append("[files in /mnt/data changed: " + ", ".join(str(f) for f in execution.files) + "]")
-        result.model_text = "\n".join([result.model_text, *notes]).strip() or "[no output]"
+        result.model_text = "\n".join([result.logs, *notes]).strip() or "[no output]"
         return result
 
-    async def search(self, run: dict, query: str, score_threshold: float) -> list[dict]:
-        engine = self.engine
-        store_ids = engine.vector_store_ids(run)
-        if not store_ids or not query:
-            return []
-        hits = await engine.vector_stores.search(
-            store_ids, query, max_num_results=engine.max_num_results(run), score_threshold=score_threshold
+    async def export_file(self, session: str, path: str, exports: dict) -> str | None:
+        """Turn a file the code wrote under /mnt/data into a stored file (once per path in `exports`)."""
+        if path in exports:
+            return exports[path]
+        data = await self.engine.sandbox.read(session, path)
+        if data is None:
+            return None
+        saved = save_file(
+            self.engine.settings, self.engine.store, posixpath.basename(path), data, OUTPUT_PURPOSE
         )
-        return [
-            {
-                "file_id": hit["file_id"],
-                "file_name": hit["filename"],
-                "score": hit["score"],
-                "content": [{"type": "text", "text": hit["text"]}],
-            }
-            for hit in hits
-        ]
+        exports[path] = saved["id"]
+        return saved["id"]
+
+    async def search(self, settings, query: str) -> SearchResult:
+        """Search the vector stores of `settings` (a `SearchSettings`)."""
+        hits = []
+        if settings.vector_store_ids and query:
+            hits = await self.engine.vector_stores.search(
+                settings.vector_store_ids,
+                query,
+                max_num_results=settings.max_num_results,
+                score_threshold=settings.score_threshold,
+                filters=settings.filters,
+            )
+        return SearchResult(query, settings.ranking_options, hits)
 
     @staticmethod
-    def search_text(query: str, call_index: int, results: list[dict]) -> str:
-        if not results:
-            return f"No results found for {query!r}."
-        blocks = [f"Results for {query!r}. Cite a passage by copying its marker."]
-        for index, result in enumerate(results):
-            marker = source_marker(call_index, index, result["file_name"])
-            blocks.append(f"{marker}\n{result['content'][0]['text']}")
+    def search_text(result: SearchResult, call_index: int) -> str:
+        if not result.hits:
+            return f"No results found for {result.query!r}."
+        blocks = [f"Results for {result.query!r}. Cite a passage by copying its marker."]
+        for index, hit in enumerate(result.hits):
+            blocks.append(f"{source_marker(call_index, index, hit['filename'])}\n{hit['text']}")
         return "\n\n".join(blocks)

@@ -1,7 +1,7 @@
 """assistd driven by OpenAI's official Node SDK (`openai` on npm, pinned in package-lock.json):
 each `*.test.mjs` here runs under Node's test runner against a real server and the scripted model
 (its default script: `run:`, `search:` and `call:` messages), and asserts the AssistantStream
-helper events, their order and their content.
+helper events, their order and their content (and the ResponseStream helper for responses).
 
 scripts/test installs Node and the package (`npm ci`); without them the tests skip, or fail when
 CI is set. The code run needs Docker (fails instead of skipping when REQUIRE_DOCKER=1).
@@ -69,3 +69,7 @@ def test_file_search_with_citations(server):
 
 def test_code_run_with_image(server, docker_client):
     run_node(server, "code.test.mjs")
+
+
+def test_responses(server):
+    run_node(server, "responses.test.mjs")

@@ -1,0 +1,287 @@
+"""The Responses surface's service: checks a request against what is stored, builds the response,
+and drives it with the engine's run loop; reads, deletes and lists what is stored.
+
+A response is driven by a task of its own, started by the request: a streamed request follows its
+events on the engine's hub (stream id = response id) until the final one, a plain request waits for
+the task and returns the response. Driving it is one function (`_drive`) taking the response and
+its history, so a job queue can take it over.
+
+An assistant can stand for a stored configuration: `prompt: {"id": "asst_..."}` gives the response
+the assistant's model, instructions (with `{{name}}` replaced by the prompt's string `variables`),
+tools (its function tools, and file_search over its vector stores), temperature, top_p and
+response format; fields of the request take precedence."""
+
+import asyncio
+import logging
+
+from runtime.errors import InvalidRequest, NotFound, not_found
+from runtime.ids import new_id
+from runtime.responses import conversations
+from runtime.responses.items import stored_item, unanswered
+from runtime.responses.job import ResponseJob
+from runtime.responses.objects import INPUT_ITEM, RESPONSE, TERMINAL, new_response, response_out
+from runtime.responses.recorder import ResponseRecorder
+from runtime.runs.loop import Failed, RunLoop
+from runtime.store import Tx
+
+log = logging.getLogger("assistd.responses")
+
+
+def _from_assistant(tx: Tx, prompt: dict) -> dict:
+    """The request fields an assistant supplies when a prompt names it."""
+    assistant = tx.get("assistant", prompt["id"])
+    if assistant is None:
+        raise NotFound(f"No assistant found with id '{prompt['id']}' (prompt.id).", param="prompt.id")
+    if prompt.get("version") is not None:
+        raise InvalidRequest(
+            "Assistants have no versions; leave 'prompt.version' out.", param="prompt.version"
+        )
+    instructions = assistant.get("instructions") or ""
+    for name, value in (prompt.get("variables") or {}).items():
+        instructions = instructions.replace("{{" + name + "}}", value)
+    tools = []
+    for tool in assistant["tools"]:
+        if tool["type"] == "function":
+            tools.append({"type": "function", **tool["function"]})
+        elif tool["type"] == "file_search":
+            store_ids = ((assistant.get("tool_resources") or {}).get("file_search") or {}).get(
+                "vector_store_ids", []
+            )
+            options = tool.get("file_search") or {}
+            tools.append(
+                {
+                    "type": "file_search",
+                    "vector_store_ids": store_ids,
+                    "max_num_results": options.get("max_num_results"),
+                }
+            )
+        else:
+            raise InvalidRequest(
+                f"Assistant '{assistant['id']}' has a '{tool['type']}' tool; responses do not offer it yet.",
+                param="prompt.id",
+            )
+    fields = {
+        "model": assistant["model"],
+        "instructions": instructions or None,
+        "tools": tools,
+        "temperature": assistant.get("temperature"),
+        "top_p": assistant.get("top_p"),
+    }
+    fmt = assistant.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        fields["text"] = {"format": {"type": "json_schema", **fmt["json_schema"]}}
+    elif isinstance(fmt, dict):
+        fields["text"] = {"format": {"type": fmt["type"]}}
+    return fields
+
+
+def _tools_out(tx: Tx, tools: list[dict]) -> list[dict]:
+    out = []
+    for index, tool in enumerate(tools):
+        if tool["type"] == "function":
+            out.append(
+                {
+                    "type": "function",
+                    "name": tool["name"],
+                    "description": tool.get("description"),
+                    "parameters": tool.get("parameters"),
+                    "strict": True if tool.get("strict") is None else tool["strict"],
+                }
+            )
+            continue
+        for store_id in tool["vector_store_ids"]:
+            if tx.get("vector_store", store_id) is None:
+                raise InvalidRequest(
+                    f"No vector store found with id '{store_id}'.", param=f"tools[{index}].vector_store_ids"
+                )
+        ranking = tool.get("ranking_options") or {}
+        out.append(
+            {
+                "type": "file_search",
+                "vector_store_ids": tool["vector_store_ids"],
+                "filters": tool.get("filters"),
+                "max_num_results": tool.get("max_num_results") or 20,
+                "ranking_options": {"ranker": "auto", "score_threshold": 0.0, **ranking},
+            }
+        )
+    if sum(t["type"] == "file_search" for t in out) > 1:
+        raise InvalidRequest("Give at most one file_search tool.", param="tools")
+    return out
+
+
+def _check_tool_choice(choice, tools: list[dict]):
+    if not isinstance(choice, dict):
+        return choice or "auto"
+    if choice["type"] == "function":
+        if not any(t["type"] == "function" and t["name"] == choice["name"] for t in tools):
+            raise InvalidRequest(
+                f"tool_choice names the function '{choice['name']}', which is not among the tools.",
+                param="tool_choice.name",
+            )
+    elif not any(t["type"] == choice["type"] for t in tools):
+        raise InvalidRequest(
+            f"tool_choice asks for '{choice['type']}', which is not among the tools.", param="tool_choice"
+        )
+    return choice
+
+
+def _check_files(tx: Tx, items: list[dict]) -> None:
+    for index, item in enumerate(items):
+        for part in item.get("content") or [] if item["type"] == "message" else []:
+            if isinstance(part, dict) and part.get("file_id") and tx.get("file", part["file_id"]) is None:
+                raise InvalidRequest(
+                    f"No file found with id '{part['file_id']}'.",
+                    param=f"input[{index}]",
+                    code="file_not_found",
+                )
+
+
+def history(tx: Tx, previous_id: str | None, conversation_id: str | None) -> list[dict]:
+    """The items before a response: its previous responses' inputs and outputs, oldest first, or
+    its conversation's items."""
+    if conversation_id:
+        return [conversations.item_out(i) for i in tx.all(conversations.ITEM, conversation_id)]
+    chain = []
+    while previous_id:
+        previous = tx.get(RESPONSE, previous_id)
+        if previous is None:
+            break
+        chain.append(previous)
+        previous_id = previous.get("previous_response_id")
+    items: list[dict] = []
+    for previous in reversed(chain):
+        items += tx.all(INPUT_ITEM, previous["id"]) + previous["output"]
+    return items
+
+
+class Responses:
+    def __init__(self, engine):
+        self.engine, self.store = engine, engine.store
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        """Fail the responses an earlier process left in progress."""
+        for response in self.store.all(RESPONSE, where={"status": "in_progress"}):
+            ResponseRecorder(self.store, self.engine.hub, response, []).failed(
+                "server_error", "The server restarted while this response was in progress."
+            )
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # Creating
+
+    def _build(self, body: dict) -> tuple[dict, list[dict], list[dict]]:
+        """The response a request asks for, its input items, and the items before them."""
+        if body.get("background"):
+            raise InvalidRequest("Background responses are not supported yet.", param="background")
+        if body.get("previous_response_id") and body.get("conversation"):
+            raise InvalidRequest(
+                "Mutually exclusive parameters: Ensure you are only providing one of: "
+                "'previous_response_id' or 'conversation'.",
+                param="previous_response_id",
+            )
+        with self.store.tx() as tx:
+            fields = _from_assistant(tx, body["prompt"]) if body.get("prompt") else {}
+            fields.update({k: v for k, v in body.items() if v is not None})
+            if not fields.get("model"):
+                raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+            previous_id = body.get("previous_response_id")
+            if previous_id and tx.get(RESPONSE, previous_id) is None:
+                raise NotFound(
+                    f"Previous response with id '{previous_id}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
+            conversation = body.get("conversation")
+            conversation_id = (
+                conversation if isinstance(conversation, str) else (conversation or {}).get("id")
+            )
+            if conversation_id:
+                conversations.get_conversation(tx, conversation_id)
+            fields["conversation"] = {"id": conversation_id} if conversation_id else None
+            fields["tools"] = _tools_out(tx, fields.get("tools") or [])
+            fields["tool_choice"] = _check_tool_choice(fields.get("tool_choice"), fields["tools"])
+            given = fields.pop("input", None)
+            given = (
+                [{"type": "message", "role": "user", "content": given}] if isinstance(given, str) else given
+            )
+            input_items = [stored_item(item) for item in given or []]
+            _check_files(tx, input_items)
+            before = history(tx, previous_id, conversation_id)
+        waiting, stray = unanswered(before + input_items)
+        if waiting:
+            raise InvalidRequest(f"No tool output found for function call {waiting[0]}.", param="input")
+        if stray:
+            raise InvalidRequest(
+                f"No tool call found for function call output with call_id {stray[0]}.", param="input"
+            )
+        sent = {k: body.get(k, fields.get(k)) for k in ("temperature", "top_p")}
+        for key in ("stream", "stream_options", "background", "include", "service_tier"):
+            fields.pop(key, None)
+        if body.get("store") is None:
+            fields["store"] = True
+        response = new_response(new_id("response"), fields, sent, body.get("include") or [])
+        return response, input_items, before
+
+    def create(self, body: dict) -> "Started":
+        response, input_items, before = self._build(body)
+        job = ResponseJob(self.engine, response, before + input_items)
+        recorder = ResponseRecorder(self.store, self.engine.hub, response, input_items)
+        loop = RunLoop(self.engine, job, recorder)
+        if response["truncation"] == "disabled":
+            try:
+                loop.prompt()
+            except Failed as exc:
+                raise InvalidRequest(exc.message, param="input", code=exc.code) from exc
+        queue = self.engine.hub.watch(response["id"]) if body.get("stream") else None
+        recorder.created()
+        task = asyncio.create_task(self._drive(loop, recorder))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return Started(self.engine.hub, recorder, task, queue)
+
+    async def _drive(self, loop: RunLoop, recorder: ResponseRecorder) -> None:
+        try:
+            await loop.run_to_rest()
+        except asyncio.CancelledError:
+            recorder.cancelled()
+        except Exception as exc:
+            log.exception("response %s crashed", recorder.response_id)
+            recorder.failed("server_error", f"Internal error: {exc}")
+
+    # Reading
+
+    def get(self, tx: Tx, response_id: str) -> dict:
+        response = tx.get(RESPONSE, response_id)
+        if response is None:
+            raise not_found("response", response_id)
+        return response
+
+    def delete(self, response_id: str) -> dict:
+        with self.store.tx() as tx:
+            response = self.get(tx, response_id)
+            if response["status"] not in TERMINAL:
+                raise InvalidRequest(
+                    f"Cannot delete response '{response_id}' while it is {response['status']}.",
+                    param="response_id",
+                )
+            tx.delete(RESPONSE, response_id)
+            tx.delete_children(response_id, [INPUT_ITEM])
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+class Started:
+    """A response that has started: its events as server-sent events, or its end."""
+
+    def __init__(self, hub, recorder: ResponseRecorder, task: asyncio.Task, queue):
+        self.hub, self.recorder, self.task, self.queue = hub, recorder, task, queue
+
+    def events(self):
+        return self.hub.stream(self.recorder.response_id, self.queue)
+
+    async def result(self) -> dict:
+        await asyncio.wait([self.task])  # a request that goes away leaves the response running
+        return response_out(self.recorder.response)
