@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sandbox  # noqa: E402
 from bench.stats import ms, p50_p95  # noqa: E402
-from sandbox.container import KERNEL_OPTIONS  # noqa: E402
+from sandbox.docker_provider import KERNEL_OPTIONS  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "assistd"
 CONCURRENT_CODE = "sum(range(1000))"

@@ -11,8 +11,10 @@ RUN python3 -m venv /opt/kernel \
 
 FROM ${BASE}
 COPY --from=build /opt/kernel /opt/kernel
+# No setuid or setgid programs: nothing in the image can raise the privileges of the code it runs.
 RUN useradd --uid 1000 --create-home --home-dir /home/sandbox sandbox \
- && mkdir -p /mnt/data /conn && chown 1000:1000 /mnt/data /conn
+ && mkdir -p /mnt/data /conn && chown 1000:1000 /mnt/data /conn \
+ && find / -xdev -type f -perm /6000 -exec chmod ug-s {} +
 ENV PATH=/opt/kernel/bin:/usr/local/bin:/usr/bin:/bin \
     HOME=/home/sandbox \
     MPLBACKEND=module://matplotlib_inline.backend_inline \

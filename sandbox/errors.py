@@ -1,7 +1,7 @@
 """Errors of the sandbox. An error in the user's code is not one of these: it is data in `Execution`.
 
-SandboxError
-├── SandboxUnavailable   no Docker engine answers, or a container could not start
+SandboxError             (itself: an upload does not fit in /mnt/data)
+├── SandboxUnavailable   no Docker engine answers, or a kernel could not start
 ├── SessionLimitError    too many live sessions
 └── ImageError           the kernel image is missing or could not be built
 """

@@ -1,21 +1,18 @@
 """`SessionPool`: the many-sessions manager. Hands out one session per key (a thread id), keeps a
-warm pool of started kernels, enforces the session limit, expires idle sessions and reaps
-containers that an earlier server process left behind."""
+warm pool of started kernels, enforces the session limit, expires idle sessions and has its provider
+reap what an earlier server process left behind. Kernels come from a `Provider` (Docker unless told)."""
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import time
 
-import docker
-import docker.errors
-
 from sandbox.config import SandboxConfig
-from sandbox.container import KernelContainer, reap
+from sandbox.docker_provider import DockerProvider
 from sandbox.errors import SandboxUnavailable, SessionLimitError
 from sandbox.execution import Execution
+from sandbox.provider import Kernel, Provider
 from sandbox.session import Session
 from sandbox.turns import Turns
 
@@ -25,38 +22,29 @@ TURN_HOLD = 0.05
 
 
 class SessionPool:
-    def __init__(self, config: SandboxConfig):
+    def __init__(self, config: SandboxConfig, provider: Provider | None = None):
         self.config = config
-        # Containers are labelled with their data dir, so a restarted server reaps its own leftovers only.
-        self.owner = hashlib.sha256(str(config.state_dir.resolve()).encode()).hexdigest()[:12]
-        self._client: docker.DockerClient | None = None
+        self.provider = provider or DockerProvider(config)
         self._sessions: dict[str, Session] = {}
         self._creating: dict[str, asyncio.Lock] = {}
-        self._warm: list[KernelContainer] = []
+        self._warm: list[Kernel] = []
         self._tasks: set[asyncio.Task] = set()
         self._expiry: asyncio.Task | None = None
         self._turns = Turns(config.exec_slots or (os.cpu_count() or 1) + 1, TURN_HOLD)
 
     async def start(self) -> None:
-        """Connect to Docker, reap orphans, start the expiry watch and fill the warm pool."""
-        try:
-            self._client = await asyncio.to_thread(docker.from_env)
-            await asyncio.to_thread(self._client.ping)
-        except docker.errors.DockerException as exc:
-            if self._client is not None:
-                self._client.close()
-            raise SandboxUnavailable(f"no Docker engine answers: {exc}") from exc
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
-        reaped = await asyncio.to_thread(reap, self._client, self.owner)
+        """Reach the provider, reap orphans, start the expiry watch and fill the warm pool."""
+        await self.provider.open()
+        reaped = await self.provider.reap()
         if reaped:
-            log.info("removed %d sandbox containers left by an earlier process", reaped)
+            log.info("removed %d sandbox kernels left by an earlier process", reaped)
         self._expiry = asyncio.create_task(self._expire_forever())
         self._refill()
 
     # Sessions
 
-    def _new_kernel(self) -> KernelContainer:
-        return KernelContainer(self._client, self.config, self.owner)
+    async def _new_kernel(self) -> Kernel:
+        return await self.provider.start(self.config.limits)
 
     def _refill(self) -> None:
         missing = self.config.warm_pool - len(self._warm) - sum(1 for t in self._tasks if not t.done())
@@ -67,17 +55,17 @@ class SessionPool:
 
     async def _warm_one(self) -> None:
         try:
-            self._warm.append(await self._new_kernel().start())
+            self._warm.append(await self._new_kernel())
         except Exception as exc:  # a failed warm start only costs the next session its start-up
             log.warning("could not pre-start a kernel: %s", exc)
 
-    async def _take_kernel(self) -> KernelContainer:
+    async def _take_kernel(self) -> Kernel:
         """A pre-started kernel: a ready one, else the one starting now, else a new one."""
         if not self._warm:
             starting = [t for t in self._tasks if not t.done()]
             if starting:
                 await asyncio.wait(starting, return_when=asyncio.FIRST_COMPLETED)
-        return self._warm.pop(0) if self._warm else await self._new_kernel().start()
+        return self._warm.pop(0) if self._warm else await self._new_kernel()
 
     async def _session(self, key: str) -> Session:
         session = self._sessions.get(key)
@@ -103,19 +91,23 @@ class SessionPool:
 
     async def execute(self, key: str, code: str, timeout: float | None = None) -> Execution:
         session = await self._session(key)
-        return await session.execute(code, timeout)
+        try:
+            return await session.execute(code, timeout)
+        except SandboxUnavailable:  # its kernel died and no fresh one could start: the next call retries
+            await self.close_session(key)
+            raise
 
     async def put_file(self, key: str, name: str, data: bytes) -> str:
         session = await self._session(key)
-        return await asyncio.to_thread(session.put_file, name, data)
+        return await session.put_file(name, data)
 
     async def read_file(self, key: str, path: str) -> bytes:
         session = await self._session(key)
-        return await asyncio.to_thread(session.read_file, path)
+        return await session.read_file(path)
 
     async def list_files(self, key: str) -> list[str]:
         session = await self._session(key)
-        return await asyncio.to_thread(session.list_files)
+        return await session.list_files()
 
     async def interrupt(self, key: str) -> None:
         session = self._sessions.get(key)
@@ -153,5 +145,4 @@ class SessionPool:
         for kernel in self._warm:
             await kernel.remove()
         self._warm.clear()
-        if self._client is not None:
-            self._client.close()
+        await self.provider.close()

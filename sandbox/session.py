@@ -1,25 +1,36 @@
-"""`Session`: runs code in one kernel container and returns an `Execution`.
+"""`Session`: runs code in one kernel and returns an `Execution`; moves files in and out of /mnt/data.
 
 One execution at a time per session; a timeout interrupts the kernel and keeps the session; a dead
 kernel (out of memory, `os._exit`, segfault) is replaced by a fresh one and the result says so.
 """
 
 import asyncio
-import os
+import errno
 import queue
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from sandbox.config import SandboxConfig
-from sandbox.container import KernelContainer
+from sandbox.errors import SandboxError
 from sandbox.execution import Execution, ExecutionError, OutputCollector
+from sandbox.provider import Kernel
 from sandbox.turns import Turns
 
 DATA = PurePosixPath("/mnt/data")
 
 
+def inside_data(path: str) -> str:
+    """`path` relative to /mnt/data ("a/b.csv"); anything outside it is refused."""
+    pure = PurePosixPath(path)
+    if not pure.is_absolute():
+        pure = DATA / pure
+    if ".." in pure.parts or pure.parts[:3] != DATA.parts:
+        raise PermissionError(f"{path} is outside /mnt/data")
+    return "/".join(pure.parts[3:])
+
+
 class Session:
-    def __init__(self, kernel: KernelContainer, config: SandboxConfig, turns: Turns):
+    def __init__(self, kernel: Kernel, config: SandboxConfig, turns: Turns):
         self.kernel, self.config, self.turns = kernel, config, turns
         self.lock = asyncio.Lock()
         self.last_used = time.monotonic()
@@ -27,39 +38,32 @@ class Session:
 
     # Files
 
-    def host_path(self, path: str) -> Path:
-        """The host path of a /mnt/data path; anything outside /mnt/data is refused."""
-        pure = PurePosixPath(path)
-        if not pure.is_absolute():
-            pure = DATA / pure
-        if ".." in pure.parts or pure.parts[:3] != DATA.parts:
-            raise PermissionError(f"{path} is outside /mnt/data")
-        return self.kernel.data_path.joinpath(*pure.parts[3:])
-
-    def _snapshot(self) -> dict[str, tuple[int, int]]:
-        out = {}
-        for path in self.kernel.data_path.rglob("*"):
-            if path.is_file():
-                stat = path.stat()
-                out[str(DATA / path.relative_to(self.kernel.data_path))] = (stat.st_mtime_ns, stat.st_size)
-        return out
-
-    def put_file(self, name: str, data: bytes) -> str:
-        base = PurePosixPath(name).name or "file"
+    async def put_file(self, name: str, data: bytes) -> str:
+        """Write `data` as /mnt/data/<name>, or "<stem> (1)<suffix>" and so on if the name is taken."""
+        base = PurePosixPath(name).name
+        if base in ("", ".", ".."):
+            base = "file"
         stem, suffix = PurePosixPath(base).stem, PurePosixPath(base).suffix
         candidate, n = base, 1
-        while self.host_path(str(DATA / candidate)).exists():
-            candidate, n = f"{stem} ({n}){suffix}", n + 1
-        target = self.host_path(str(DATA / candidate))
-        target.write_bytes(data)
-        os.chown(target, 1000, 1000)
-        return str(DATA / candidate)
+        while True:
+            try:
+                await self.kernel.create_file(candidate, data)
+                return str(DATA / candidate)
+            except FileExistsError:
+                candidate, n = f"{stem} ({n}){suffix}", n + 1
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise SandboxError(
+                        f"{base} ({len(data)} bytes) does not fit in /mnt/data; raise "
+                        "ASSISTD_SANDBOX_DATA_BYTES to allow more."
+                    ) from exc
+                raise
 
-    def read_file(self, path: str) -> bytes:
-        return self.host_path(path).read_bytes()
+    async def read_file(self, path: str) -> bytes:
+        return await self.kernel.read_file(inside_data(path))
 
-    def list_files(self) -> list[str]:
-        return sorted(self._snapshot())
+    async def list_files(self) -> list[str]:
+        return sorted(str(DATA / path) for path in await self.kernel.files())
 
     # Execution
 
@@ -74,9 +78,9 @@ class Session:
                 self.last_used = time.monotonic()
 
     async def _execute(self, code: str, timeout: float) -> Execution:
-        before = self._snapshot()  # a few stat calls on tmpfs: cheaper inline than through a thread
+        before = await self.kernel.files()
         collector = OutputCollector(self.config.output_limit)
-        kc = self.kernel.kc
+        kc = self.kernel.client
         # stop_on_error=False: an interrupted cell must not make the kernel abort the next request.
         msg_id = kc.execute(code, allow_stdin=False, store_history=True, stop_on_error=False)
         loop = asyncio.get_running_loop()
@@ -104,13 +108,13 @@ class Session:
             raise
         await self._drain_replies(msg_id)
         result = collector.finish()
-        after = self._snapshot()
-        result.files = sorted(p for p, sig in after.items() if before.get(p) != sig)
+        after = await self.kernel.files()
+        result.files = sorted(str(DATA / p) for p, sig in after.items() if before.get(p) != sig)
         return result
 
     async def _drain_replies(self, msg_id: str) -> None:
         """Read the shell replies up to this request's, so they never pile up in a long session."""
-        kc = self.kernel.kc
+        kc = self.kernel.client
         if kc is None:
             return
         for _ in range(100):
@@ -126,7 +130,7 @@ class Session:
         deadline = loop.time() + seconds
         while loop.time() < deadline:
             try:
-                msg = await self.kernel.kc.get_iopub_msg(timeout=max(0.05, deadline - loop.time()))
+                msg = await self.kernel.client.get_iopub_msg(timeout=max(0.05, deadline - loop.time()))
             except queue.Empty:
                 return False
             if (

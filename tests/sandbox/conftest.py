@@ -1,6 +1,8 @@
 """Sandbox fixtures: the kernel image (built once, a no-op after) and a pool factory per runtime.
 
 Every `run_pool` test runs under runc and, when Docker lists gVisor's runsc as a runtime, under runsc.
+Its pools use the Docker provider; tests that use nothing but the pool and `pool.provider`'s interface
+(test_containment.py, test_limits.py) would run against another provider made here.
 """
 
 import asyncio
