@@ -225,11 +225,13 @@ def search_figures(embedder: Embedder, root: Path, sizes: tuple[int, int], queri
 
 # 4: quality
 
-RANKINGS = (  # (label, search mode, fusion)
-    ("dense", "dense", "relative"),  # one list alone: the fusion does not matter
-    ("keyword", "keyword", "relative"),
-    ("hybrid", "hybrid", "relative"),
-    ("hybrid-rrf", "hybrid", "rrf"),
+RANKINGS = (  # (label, search mode, fusion, both sides scored)
+    ("dense", "dense", "relative", True),  # one list alone: the fusion does not matter
+    ("keyword", "keyword", "relative", True),
+    ("hybrid", "hybrid", "relative", True),
+    ("hybrid-rrf", "hybrid", "rrf", True),
+    ("hybrid-1side", "hybrid", "relative", False),
+    ("hybrid-rrf-1side", "hybrid", "rrf", False),
 )
 
 
@@ -248,11 +250,11 @@ def quality(embedder: Embedder, root: Path, windows: int, data: dict) -> dict:
         chunks = {name: retriever.file_chunks("vs_qa", file_id) for name, file_id in files.items()}
         tail = _tail_queries(data, chunks, embedder)
         out = {}
-        for label, mode, fusion in RANKINGS:
+        for label, mode, fusion, rescore in RANKINGS:
             retriever.config.fusion = fusion
             recalls, ndcgs, tail_recalls, kinds = [], [], [], {}
             for q in data["queries"]:
-                hits = retriever.search(["vs_qa"], q["query"], max_num_results=10, mode=mode)
+                hits = retriever.search(["vs_qa"], q["query"], max_num_results=10, mode=mode, rescore=rescore)
                 gains = [1.0 if q["answer"] in h.text else 0.0 for h in hits]
                 relevant = sum(q["answer"] in c for c in chunks[q["document"]])
                 recall = 1.0 if any(gains[:5]) else 0.0
@@ -297,7 +299,7 @@ def layouts(embedder: Embedder, root: Path, seeds: list[int]) -> None:
     """The same facts and queries in other seeded layouts (positions, filler, chunk boundaries)."""
     from bench.data.make_retrieval_qa import build
 
-    rows = {label: [] for label, _, _ in RANKINGS}
+    rows = {label: [] for label, *_ in RANKINGS}
     for seed in seeds:
         q = quality(embedder, root, 1, build(seed))
         for label in rows:
@@ -391,7 +393,7 @@ def report_quality(args, embedder: Embedder, root: Path) -> None:
         print(
             f"    {label}; {q['queries']} queries, {q['tail_queries']} with the answer past word piece 256:"
         )
-        for name, _, _ in RANKINGS:
+        for name, *_ in RANKINGS:
             m = q[name]
             print(
                 f"      {name:<10} recall@5 {m['recall@5']:.3f}  nDCG@10 {m['ndcg@10']:.3f}  "

@@ -154,8 +154,14 @@ class Retriever:
         filters: dict | None = None,
         *,
         mode: str = "hybrid",
+        rescore: bool = True,
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[Hit]:
-        """Best hits first, scores in 0..1; raises FilterError for a malformed filter."""
+        """Best hits first, scores in 0..1; raises FilterError for a malformed filter.
+
+        `rescore`: score every candidate on both sides before fusing (see `retrieval.search`);
+        False fuses the two candidate lists as they come. `weights`: the (dense, keyword) shares
+        of a hybrid score."""
         if isinstance(store_ids, str):
             store_ids = [store_ids]
         if (
@@ -166,22 +172,36 @@ class Retriever:
             raise RetrievalError(f"max_num_results must be between 1 and 50, not {max_num_results!r}.")
         if mode not in MODES:
             raise RetrievalError(f"mode must be one of {MODES}, not {mode!r}.")
+        if len(weights) != 2 or min(weights) < 0 or not sum(weights) > 0:
+            raise RetrievalError(f"weights must be two numbers >= 0, not both 0, not {weights!r}.")
         node = parse_filter(filters) if filters is not None else None
         queries = [query] if isinstance(query, str) else [q for q in query if isinstance(q, str)]
         queries = [q for q in queries if q.strip()]
         if not queries or not store_ids:
             return []
         index, limit = self.index, max(self.config.candidates, max_num_results)
-        dense_lists, keyword_lists = [], []
+        rescore = rescore and mode == "hybrid"
+        dense_lists, keyword_lists, exact = [], [], []
         vectors = self.embedder.encode(queries) if mode != "keyword" else [None] * len(queries)
         for text, vector in zip(queries, vectors, strict=True):
             sparse = self.keywords.query(text) if mode != "dense" else None
             found = [index.search(s, limit, node, dense=vector, sparse=sparse) for s in store_ids]
+            if rescore:
+                names = self.keywords.exact(text)
+                found = [
+                    _scored(index, s, hits, vector, sparse, names)
+                    for s, hits in zip(store_ids, found, strict=True)
+                ]
+                for n in range(len(names)):
+                    ids = {h.id for _, _, held in found for h in held[n]}
+                    exact += [ids] if ids else []
             if mode != "keyword":
-                dense_lists.append(merge([dense for dense, _ in found]))
+                dense_lists.append(merge([f[0] for f in found]))
             if mode != "dense":
-                keyword_lists.append(merge([keyword for _, keyword in found]))
-        ranked = hybrid(dense_lists, keyword_lists, mode, self.config.fusion, self.config.rrf_k)
+                keyword_lists.append(merge([f[1] for f in found]))
+        ranked = hybrid(
+            dense_lists, keyword_lists, mode, self.config.fusion, self.config.rrf_k, weights, exact
+        )
         top = [r for r in ranked if r.score >= score_threshold][:max_num_results]
         return self._hits(top)
 
@@ -237,3 +257,13 @@ class Retriever:
             index.close()
         if self._owns_embedder:
             self.embedder.close()
+
+
+def _scored(index: Index, store_id: str, found: tuple, dense, sparse, names: list) -> tuple:
+    """A store's (dense, keyword) candidates, every one scored on both sides (a keyword-only hit
+    gets its real cosine, a dense-only hit its real BM25), and for each of the query's names and
+    codes, the candidates holding it: one batch."""
+    ids = list({h.id: None for hits in found for h in hits})
+    keyword = [sparse] if sparse is not None and sparse.indices else []
+    dense_hits, lists = index.score(store_id, ids, dense=dense, sparse=keyword + names)
+    return dense_hits, lists[0] if keyword else [], lists[len(keyword) :]

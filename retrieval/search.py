@@ -44,28 +44,31 @@ def merge(lists: list[list[IndexHit]]) -> list[IndexHit]:
     return sorted(best.values(), key=lambda h: -h.score)
 
 
-def relative(lists: list[list[IndexHit]]) -> list[Ranked]:
-    """Relative score fusion: the mean over lists of each score divided by its list's best."""
+def relative(lists: list[list[IndexHit]], weights: list[float] | None = None) -> list[Ranked]:
+    """Relative score fusion: the (weighted) mean over lists of each score divided by its list's best."""
+    weights = weights or [1.0] * len(lists)
+    total = sum(weights)
     scores: dict[str, float] = {}
     hits: dict[str, IndexHit] = {}
-    for ranked in lists:
-        top = max(ranked[0].score, 0.0) if ranked else 0.0
+    for ranked, weight in zip(lists, weights, strict=True):
+        top = max((h.score for h in ranked), default=0.0)
+        scale = weight / (top * total) if top > 0 else 0.0
         for hit in ranked:  # `merge` left one hit per id in each list
-            share = max(hit.score, 0.0) / top if top > 0 else 0.0
-            scores[hit.id] = scores.get(hit.id, 0.0) + share / len(lists)
+            scores[hit.id] = scores.get(hit.id, 0.0) + max(hit.score, 0.0) * scale
             hits.setdefault(hit.id, hit)
     return _ranked(hits, scores)
 
 
-def rrf(lists: list[list[IndexHit]], k: int = 60) -> list[Ranked]:
-    """Reciprocal rank fusion of ranked lists; scores normalised to 0..1."""
+def rrf(lists: list[list[IndexHit]], k: int = 60, weights: list[float] | None = None) -> list[Ranked]:
+    """(Weighted) reciprocal rank fusion of ranked lists; scores normalised to 0..1."""
+    weights = weights or [1.0] * len(lists)
     scores: dict[str, float] = {}
     hits: dict[str, IndexHit] = {}
-    for ranked in lists:
+    for ranked, weight in zip(lists, weights, strict=True):
         for rank, hit in enumerate(ranked, 1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1 / (k + rank)
+            scores[hit.id] = scores.get(hit.id, 0.0) + weight / (k + rank)
             hits.setdefault(hit.id, hit)
-    top = len(lists) / (k + 1)
+    top = sum(weights) / (k + 1)
     return _ranked(hits, {i: s / top for i, s in scores.items()})
 
 
@@ -75,14 +78,27 @@ def hybrid(
     mode: str = "hybrid",
     fusion: str = "relative",
     k: int = 60,
+    weights: tuple[float, float] = (1.0, 1.0),
+    exact: list[set[str]] = (),
 ) -> list[Ranked]:
-    """Fuse per-query dense and keyword lists (each already merged across stores)."""
+    """Fuse per-query dense and keyword lists (each already merged across stores); `weights` are
+    the (dense, keyword) sides' shares of a hybrid score; `exact` holds, for each name or code of
+    the queries found in some candidate, the ids of the candidates holding it."""
     if mode == "dense" and len(dense) == 1:
         return [Ranked(h, max(0.0, min(1.0, h.score))) for h in dense[0]]
     if mode == "keyword" and len(keyword) == 1:
         return relative(keyword)
-    lists = dense if mode == "dense" else keyword if mode == "keyword" else [*dense, *keyword]
-    return rrf(lists, k) if fusion == "rrf" else relative(lists)
+    if mode != "hybrid":
+        lists, each = dense if mode == "dense" else keyword, None
+    else:
+        lists, each = [*dense, *keyword], [weights[0]] * len(dense) + [weights[1]] * len(keyword)
+    ranked = rrf(lists, k, each) if fusion == "rrf" else relative(lists, each)
+    if not exact:
+        return ranked
+    for r in ranked:  # (names and codes held + fused score) / (names and codes + 1)
+        r.score = (sum(r.hit.id in ids for ids in exact) + r.score) / (len(exact) + 1)
+    ranked.sort(key=lambda r: -r.score)
+    return ranked
 
 
 def _ranked(hits: dict[str, IndexHit], scores: dict[str, float]) -> list[Ranked]:

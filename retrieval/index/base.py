@@ -57,6 +57,19 @@ def batch_hits(store_id: str, usings, results) -> tuple[list[IndexHit], list[Ind
     return hits.get(DENSE, []), hits.get(SPARSE, [])
 
 
+def scored(dense, sparse: list[Sparse], multivector: bool) -> list[tuple[str, object]]:
+    """(vector name, vector) for each vector a `score` call asks about: the dense one if given,
+    then every sparse one, with or without terms (a list is kept for each)."""
+    asks = [(DENSE, asked(dense, None, multivector)[DENSE])] if dense is not None else []
+    return asks + [(SPARSE, s) for s in sparse]
+
+
+def score_hits(store_id: str, has_dense: bool, results) -> tuple[list[IndexHit], list[list[IndexHit]]]:
+    """(dense hits, sparse hit lists) from a `score` batch's lists of scored points."""
+    lists = [[IndexHit(str(p.id), float(p.score), store_id) for p in points] for points in results]
+    return (lists[0], lists[1:]) if has_dense else ([], lists)
+
+
 class Index(Protocol):
     """Per-store point storage and the two nearest-neighbour queries hybrid search needs."""
 
@@ -71,6 +84,14 @@ class Index(Protocol):
     ) -> tuple[list[IndexHit], list[IndexHit]]:
         """The `limit` points nearest to the dense vector and to the sparse (keyword) one, asked
         together in one batch; a list is empty when its vector is not given."""
+        ...
+
+    def score(
+        self, store_id: str, ids: list[str], *, dense=None, sparse: list[Sparse] = ()
+    ) -> tuple[list[IndexHit], list[list[IndexHit]]]:
+        """The points `ids` scored against the dense vector and against each sparse vector, asked
+        together in one batch: (dense hits, one list per sparse vector). A point sharing no term
+        with a sparse vector is left out of its list (its score is 0)."""
         ...
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]: ...

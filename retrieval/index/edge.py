@@ -27,7 +27,17 @@ from types import SimpleNamespace
 import qdrant_edge as q
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, asked, batch_hits, store_key
+from retrieval.index.base import (
+    DENSE,
+    SPARSE,
+    IndexHit,
+    IndexPoint,
+    asked,
+    batch_hits,
+    score_hits,
+    scored,
+    store_key,
+)
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -189,19 +199,38 @@ class EdgeIndex:
         vectors = asked(dense, sparse, self.multivector(store_id))
         if not vectors:
             return [], []
-        if SPARSE in vectors:
-            vectors[SPARSE] = q.SparseVector(vectors[SPARSE].indices, vectors[SPARSE].values)
         where = to_qdrant(filter, MODELS) if filter is not None else None
+        results = self._query(store_id, [(using, vector, limit, where) for using, vector in vectors.items()])
+        return batch_hits(store_id, vectors, results)
+
+    def score(
+        self, store_id: str, ids: list[str], *, dense=None, sparse: list[Sparse] = ()
+    ) -> tuple[list[IndexHit], list[list[IndexHit]]]:
+        among = q.Filter(must=[q.HasIdCondition(set(ids))])
+        asks = [
+            (name, vector, len(ids), among)
+            for name, vector in scored(dense, sparse, self.multivector(store_id))
+        ]
+        results = self._query(store_id, asks) if ids else [[]] * len(asks)
+        return score_hits(store_id, dense is not None, results)
+
+    def _query(self, store_id: str, asks: list[tuple]) -> list[list]:
+        """One batch of nearest-neighbour queries, one per (vector name, vector, limit, filter)."""
         batch = q.QueryBatchRequest(
             [
                 q.QueryRequest(
-                    limit=limit, query=q.Query.Nearest(vector, using=using), filter=where, with_payload=False
+                    limit=limit,
+                    query=q.Query.Nearest(
+                        q.SparseVector(vector.indices, vector.values) if name == SPARSE else vector,
+                        using=name,
+                    ),
+                    filter=where,
+                    with_payload=False,
                 )
-                for using, vector in vectors.items()
+                for name, vector, limit, where in asks
             ]
         )
-        results = self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(vectors))
-        return batch_hits(store_id, vectors, results)
+        return self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(asks))
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
         if not ids:

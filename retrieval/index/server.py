@@ -11,7 +11,17 @@ from types import SimpleNamespace
 from qdrant_client import QdrantClient, models
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, asked, batch_hits, store_key
+from retrieval.index.base import (
+    DENSE,
+    SPARSE,
+    IndexHit,
+    IndexPoint,
+    asked,
+    batch_hits,
+    score_hits,
+    scored,
+    store_key,
+)
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -141,23 +151,39 @@ class ServerIndex:
     def search(
         self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
     ) -> tuple[list[IndexHit], list[IndexHit]]:
-        if not self.has_store(store_id):
-            return [], []
-        vectors = asked(dense, sparse, self.multivector(store_id))
+        vectors = asked(dense, sparse, self.multivector(store_id)) if self.has_store(store_id) else {}
         if not vectors:
             return [], []
-        if SPARSE in vectors:
-            vectors[SPARSE] = models.SparseVector(
-                indices=vectors[SPARSE].indices, values=vectors[SPARSE].values
-            )
         where = to_qdrant(filter, MODELS) if filter is not None else None
+        results = self._query(store_id, [(using, vector, limit, where) for using, vector in vectors.items()])
+        return batch_hits(store_id, vectors, results)
+
+    def score(
+        self, store_id: str, ids: list[str], *, dense=None, sparse: list[Sparse] = ()
+    ) -> tuple[list[IndexHit], list[list[IndexHit]]]:
+        among = models.Filter(must=[models.HasIdCondition(has_id=list(ids))])
+        multi = self.multivector(store_id)
+        asks = [(name, vector, len(ids), among) for name, vector in scored(dense, sparse, multi)]
+        results = self._query(store_id, asks) if ids and self.has_store(store_id) else [[]] * len(asks)
+        return score_hits(store_id, dense is not None, results)
+
+    def _query(self, store_id: str, asks: list[tuple]) -> list[list]:
+        """One batch of nearest-neighbour queries, one per (vector name, vector, limit, filter)."""
         requests = [
-            models.QueryRequest(query=vector, using=using, limit=limit, filter=where, with_payload=False)
-            for using, vector in vectors.items()
+            models.QueryRequest(
+                query=models.SparseVector(indices=vector.indices, values=vector.values)
+                if name == SPARSE
+                else vector,
+                using=name,
+                limit=limit,
+                filter=where,
+                with_payload=False,
+            )
+            for name, vector, limit, where in asks
         ]
         with self._lock:
             results = self.client.query_batch_points(self._name(store_id), requests=requests)
-        return batch_hits(store_id, vectors, [result.points for result in results])
+        return [result.points for result in results]
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
         if not ids or not self.has_store(store_id):
