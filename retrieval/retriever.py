@@ -205,6 +205,10 @@ class Retriever:
         top = [r for r in ranked if r.score >= score_threshold][:max_num_results]
         return self._hits(top)
 
+    def rewrite_query(self, text: str) -> str:
+        """`rewrite_query`: the query's words without stop words or punctuation (see `keyword`)."""
+        return self.keywords.rewrite(text)
+
     def _hits(self, ranked) -> list[Hit]:
         """Fetch payloads for the final hits only (candidate lists carry ids and scores)."""
         wanted: dict[str, list[str]] = {}

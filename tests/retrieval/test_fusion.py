@@ -56,3 +56,23 @@ def test_fusion_setting(monkeypatch, tmp_path):
     assert retrieval.RetrievalConfig(data_dir=tmp_path).fusion == "rrf"
     with pytest.raises(ValueError, match="fusion must be 'relative' or 'rrf', not 'linear'"):
         retrieval.RetrievalConfig(data_dir=tmp_path, fusion="linear")
+
+
+def test_weights_are_each_sides_share_of_the_score():
+    for fusion in ("relative", "rrf"):
+        only_keyword = hybrid([DENSE], [KEYWORD], "hybrid", fusion, weights=(0.0, 1.0))
+        assert [r.hit.id for r in only_keyword] == ["code", "a", "b", "c"]
+        only_dense = hybrid([DENSE], [KEYWORD], "hybrid", fusion, weights=(1.0, 0.0))
+        assert [r.hit.id for r in only_dense] == ["a", "b", "c", "code"]
+        assert only_dense[0].score == pytest.approx(1.0)
+    tilted = {r.hit.id: r.score for r in hybrid([DENSE], [KEYWORD], "hybrid", weights=(3.0, 1.0))}
+    assert tilted["code"] == pytest.approx((3 * 0.59 / 0.62 + 1) / 4)
+
+
+def test_candidates_holding_the_querys_names_come_first():
+    # "c" holds both names of the query, "code" one of them: each name held counts before the fusion
+    ranked = hybrid([DENSE], [KEYWORD], "hybrid", exact=[{"c", "code"}, {"c"}])
+    assert [r.hit.id for r in ranked] == ["c", "code", "a", "b"]
+    fused = {r.hit.id: r.score for r in hybrid([DENSE], [KEYWORD], "hybrid")}
+    assert ranked[0].score == pytest.approx((2 + fused["c"]) / 3)
+    assert ranked[-1].score == pytest.approx(fused["b"] / 3)

@@ -3,10 +3,11 @@ ingestion of a mixed corpus, facts found first, pages, filters, deletion, reopen
 
 import pytest
 from conftest import BACKENDS
-from retrieval_corpus import FACTS, write_corpus
+from retrieval_corpus import FACTS, FILLER, write_corpus
 
 from retrieval import FilterError, ParseError, RetrievalError
 from retrieval.filters import matches, parse_filter
+from retrieval.keyword import Sparse
 
 STORE = "vs_corpus"
 
@@ -96,6 +97,42 @@ def test_the_index_answers_both_queries_of_a_batch_as_it_answers_each_alone(corp
             assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-6, abs=1e-7)
         assert index.search(STORE, 20, where, dense=dense)[1] == []  # nothing asked, nothing found
     assert index.search("vs_unknown", 20, dense=dense, sparse=sparse) == ([], [])
+
+
+def test_the_index_scores_given_points_as_its_searches_do(corpus):
+    retriever, _ = corpus
+    index, query = retriever.index, "How many vacation days do employees get?"
+    dense, sparse = retriever.embedder.encode([query])[0], retriever.keywords.query(query)
+    dense_hits, keyword_hits = index.search(STORE, 50, dense=dense, sparse=sparse)
+    ids = [h.id for h in dense_hits[::2]]
+    scored, (keywords, nothing) = index.score(STORE, ids, dense=dense, sparse=[sparse, Sparse([1], [1.0])])
+    want = {h.id: h.score for h in dense_hits if h.id in ids}
+    assert {h.id: h.score for h in scored} == pytest.approx(want, rel=1e-5)
+    want = {h.id: h.score for h in keyword_hits if h.id in ids}  # a point without the terms: left out
+    assert {h.id: h.score for h in keywords} == pytest.approx(want, rel=1e-5)
+    assert nothing == []
+    assert index.score("vs_unknown", ids, dense=dense, sparse=[sparse]) == ([], [[]])
+
+
+def test_a_literal_name_beats_a_near_miss_that_only_shares_the_wording(make_retriever, backend, tmp_path):
+    """A long document holds the fact once among unrelated words; a short overview shares the
+    question's wording (what the dense side prefers) but not the office's name."""
+    retriever = make_retriever(backend)
+    long_text = (
+        FILLER * 12 + "The guest wifi password at the Lumtor office is tulip-Harbor-9921. " + FILLER * 12
+    )
+    overview = (
+        "Every office runs a guest wifi network. Guest wifi passwords change every quarter; ask the "
+        "office reception for the current guest wifi password."
+    )
+    for n, (name, text) in enumerate((("notes.txt", long_text), ("wifi.md", overview))):
+        (tmp_path / name).write_text(text)
+        retriever.ingest_file(STORE, f"file-{n}", tmp_path / name, name)
+    query = "What is the guest wifi password at the Lumtor office?"
+    assert retriever.search([STORE], query, mode="dense")[0].filename == "wifi.md"
+    (first, second) = retriever.search([STORE], query, max_num_results=2)
+    assert first.filename == "notes.txt" and "tulip-Harbor-9921" in first.text
+    assert 0 <= second.score < first.score <= 1
 
 
 def test_pdf_pages(corpus):
