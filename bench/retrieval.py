@@ -3,7 +3,7 @@
     python -m bench.retrieval              # everything, then the HTTP API figures (bench/retrieval_api.py)
     python -m bench.retrieval --no-api     # the package only
     python -m bench.retrieval --quick      # smaller sizes, for a smoke run
-    python -m bench.retrieval --quality-only  # [4] alone (~4 min)
+    python -m bench.retrieval --quality-only  # [4] alone, both evaluations (~5 min)
 
 1. Bare embedding throughput: sequences/s of the sentence-transformers model on 800-token chunks
    (the model reads their first 256 word pieces), batch 32, in bfloat16 and float32 (`auto`, the
@@ -27,6 +27,10 @@
    256 word pieces of every chunk that holds it: what one vector never sees. Then the same queries
    over 8 other layouts of the handbooks (`make_retrieval_qa.build(seed)`: other filler, positions
    and chunk boundaries), so that one layout's luck does not decide between the rankings.
+   Then the second, independent evaluation (`bench/retrieval_facts.py`): top-1 accuracy on exact
+   facts (codes, figures, names, rare words) hidden in long documents of all 8 formats, under the
+   same rankings, so that no ranking is chosen on one set alone. Each hybrid ranking comes twice:
+   with every candidate scored on both sides (the default) and `-1side` (ranker `none`).
 
 The machine has 2 cores shared with other work: timings are noisy.
 """
@@ -406,6 +410,9 @@ def report_quality(args, embedder: Embedder, root: Path) -> None:
         f"(make_retrieval_qa.build(seed), seeds {seeds}), 1 dense vector/chunk, means:"
     )
     layouts(embedder, root, seeds)
+    from bench import retrieval_facts
+
+    retrieval_facts.report(embedder, root, RANKINGS)
 
 
 def api(args, embedder: Embedder, sizes: tuple[int, int], docs: int) -> None:

@@ -1,23 +1,30 @@
 """Hybrid search: dense and keyword candidate lists fused into one ranking.
 
 For every query string and every store the index returns the top `candidates` points by cosine
-similarity (dense) and by BM25 (sparse, IDF from the store). Lists are merged across stores by their
-raw scores, then fused by one of two methods (`FUSIONS`):
+similarity (dense) and by BM25 (sparse, IDF from the store). Then every candidate is scored on both
+sides (`Index.score`: a keyword-only candidate gets its real cosine, a dense-only one its real BM25),
+so that a passage only one side found is not scored 0 by the other. Lists are merged across stores
+by their raw scores, then fused by one of two methods (`FUSIONS`):
 
 - `relative` (default), relative score fusion: each list's scores are divided by that list's best
-  score (cosine clipped at 0 first), and a point's score is the mean over all lists, a list it is
-  absent from counting 0. So 1.0 means "first in every list" and 0.5 "first in one of two lists,
-  absent from the other". Unlike ranks, the scores keep the margins: a rare identifier puts its chunk
-  far ahead in BM25 while a dense list runs flat. On the benchmark's labelled set (`bench/retrieval.py`,
-  9 layouts of the documents) its nDCG@10 averages .76 against .70 for reciprocal rank fusion, and
-  it beats the better of dense-only and keyword-only in every layout, which RRF does not.
-- `rrf`, reciprocal rank fusion: `sum over lists of 1 / (k + rank)`, divided by its maximum (first in
-  every list) to lie in 0..1 as well.
+  score (cosine clipped at 0 first), and a point's score is the (weighted) mean over all lists. So
+  1.0 means "first in every list". Unlike ranks, the scores keep the margins: a rare identifier puts
+  its chunk far ahead in BM25 while a dense list runs flat.
+- `rrf`, reciprocal rank fusion: `sum over lists of weight / (k + rank)`, divided by its maximum
+  (first in every list) to lie in 0..1 as well.
 
-`score_threshold` applies to the fused score. Modes `dense` and `keyword` (for the benchmark) rank by
-one side alone: cosine clipped to 0..1, or BM25 divided by the best BM25 score; several query strings
-are fused as above. Candidate lists carry ids and scores only; the facade fetches the payloads of the
-final hits.
+Then the query's names and codes (`KeywordEncoder.exact`: words with a digit or a capital letter)
+decide first: a candidate's score becomes `(names it holds + fused score) / (names + 1)`, counting
+the names some candidate holds. A chunk that holds the name a query asks about literally ranks above
+one that only shares the question's wording, which both sides can prefer (a short overview of the
+subject); the score stays in 0..1 and 1.0 still means "holds every name, first in every list".
+`bench/retrieval.py` prints both evaluations (the labelled set and the exact facts) for each fusion.
+
+Without the scoring on both sides (ranker `none`), a candidate absent from a list counts 0 there and
+names are not looked at. `score_threshold` applies to the final score. Modes `dense` and `keyword`
+(for the benchmark) rank by one side alone: cosine clipped to 0..1, or BM25 divided by the best BM25
+score; several query strings are fused as above. Candidate lists carry ids and scores only; the
+facade fetches the payloads of the final hits.
 """
 
 from dataclasses import dataclass
