@@ -1,30 +1,31 @@
 """Hybrid search: dense and keyword candidate lists fused into one ranking.
 
 For every query string and every store the index returns the top `candidates` points by cosine
-similarity (dense) and by BM25 (sparse, IDF from the store). Then every candidate is scored on both
-sides (`Index.score`: a keyword-only candidate gets its real cosine, a dense-only one its real BM25),
-so that a passage only one side found is not scored 0 by the other. Lists are merged across stores
-by their raw scores, then fused by one of two methods (`FUSIONS`):
+similarity (dense) and by BM25 (sparse, IDF from the store). Then every candidate is scored on the
+side that did not find it (`Index.score`: a keyword-only candidate gets its real cosine, a
+dense-only one its real BM25), so that a passage only one side found is not scored 0 by the other,
+and a candidate's BM25 becomes a share of the query's own BM25 score: the sum of its terms' IDF,
+what a chunk holding each term once at the average length scores (clipped at 1). A list's best is
+not a yardstick: a keyword list whose best chunk matched one common word of the query is worth
+little, and the share says so. Lists are merged across stores, then fused by one of two methods
+(`FUSIONS`):
 
-- `relative` (default), relative score fusion: each list's scores are divided by that list's best
-  score (cosine clipped at 0 first), and a point's score is the (weighted) mean over all lists. So
-  1.0 means "first in every list". Unlike ranks, the scores keep the margins: a rare identifier puts
-  its chunk far ahead in BM25 while a dense list runs flat.
+- `relative` (default), relative score fusion: a point's score is the (weighted) mean over the lists
+  of its cosine divided by the list's best cosine (clipped at 0) and of its keyword share. Unlike
+  ranks, the scores keep the margins: a rare identifier puts its chunk far ahead in BM25 while a
+  dense list runs flat. 1.0 means "the best cosine, and at least the query's own BM25 score".
 - `rrf`, reciprocal rank fusion: `sum over lists of weight / (k + rank)`, divided by its maximum
   (first in every list) to lie in 0..1 as well.
 
-Then the query's names and codes (`KeywordEncoder.exact`: words with a digit or a capital letter)
-decide first: a candidate's score becomes `(names it holds + fused score) / (names + 1)`, counting
-the names some candidate holds. A chunk that holds the name a query asks about literally ranks above
-one that only shares the question's wording, which both sides can prefer (a short overview of the
-subject); the score stays in 0..1 and 1.0 still means "holds every name, first in every list".
-`bench/retrieval.py` prints both evaluations (the labelled set and the exact facts) for each fusion.
+Then the query's names (words the embedding model cannot read, few chunks hold) decide before the
+fused score: `retrieval.literal`. `bench/retrieval.py` prints both evaluations (the labelled set and
+the exact facts) for each ranking.
 
-Without the scoring on both sides (ranker `none`), a candidate absent from a list counts 0 there and
-names are not looked at. `score_threshold` applies to the final score. Modes `dense` and `keyword`
-(for the benchmark) rank by one side alone: cosine clipped to 0..1, or BM25 divided by the best BM25
-score; several query strings are fused as above. Candidate lists carry ids and scores only; the
-facade fetches the payloads of the final hits.
+Ranker `none` skips all of that: the two lists are fused as they come, each divided by its best
+(a candidate absent from a list counts 0 there). `score_threshold` applies to the final score.
+Modes `dense` and `keyword` (for the benchmark) rank by one side alone: cosine clipped to 0..1, or
+BM25 divided by the best BM25 score; several query strings are fused as above. Candidate lists
+carry ids and scores only; the facade fetches the payloads of the final hits.
 """
 
 from dataclasses import dataclass
@@ -51,17 +52,21 @@ def merge(lists: list[list[IndexHit]]) -> list[IndexHit]:
     return sorted(best.values(), key=lambda h: -h.score)
 
 
-def relative(lists: list[list[IndexHit]], weights: list[float] | None = None) -> list[Ranked]:
-    """Relative score fusion: the (weighted) mean over lists of each score divided by its list's best."""
+def relative(
+    lists: list[list[IndexHit]], weights: list[float] | None = None, scales: list[float | None] | None = None
+) -> list[Ranked]:
+    """Relative score fusion: the (weighted) mean over lists of each score divided by its list's
+    scale, clipped to 0..1; a list's scale is its best score unless `scales` gives one."""
     weights = weights or [1.0] * len(lists)
+    scales = scales or [None] * len(lists)
     total = sum(weights)
     scores: dict[str, float] = {}
     hits: dict[str, IndexHit] = {}
-    for ranked, weight in zip(lists, weights, strict=True):
-        top = max((h.score for h in ranked), default=0.0)
-        scale = weight / (top * total) if top > 0 else 0.0
+    for ranked, weight, scale in zip(lists, weights, scales, strict=True):
+        top = max((h.score for h in ranked), default=0.0) if scale is None else scale
         for hit in ranked:  # `merge` left one hit per id in each list
-            scores[hit.id] = scores.get(hit.id, 0.0) + max(hit.score, 0.0) * scale
+            share = min(max(hit.score, 0.0) / top, 1.0) if top > 0 else 0.0
+            scores[hit.id] = scores.get(hit.id, 0.0) + share * weight / total
             hits.setdefault(hit.id, hit)
     return _ranked(hits, scores)
 
@@ -86,26 +91,22 @@ def hybrid(
     fusion: str = "relative",
     k: int = 60,
     weights: tuple[float, float] = (1.0, 1.0),
-    exact: list[set[str]] = (),
+    shares: bool = False,
 ) -> list[Ranked]:
     """Fuse per-query dense and keyword lists (each already merged across stores); `weights` are
-    the (dense, keyword) sides' shares of a hybrid score; `exact` holds, for each name or code of
-    the queries found in some candidate, the ids of the candidates holding it."""
+    the (dense, keyword) sides' shares of a hybrid score. `shares`: the keyword lists hold each
+    candidate's BM25 as a share of its query's own score (`Retriever` rescoring), kept as they are
+    (clipped at 1) instead of divided by the list's best."""
     if mode == "dense" and len(dense) == 1:
         return [Ranked(h, max(0.0, min(1.0, h.score))) for h in dense[0]]
     if mode == "keyword" and len(keyword) == 1:
         return relative(keyword)
     if mode != "hybrid":
-        lists, each = dense if mode == "dense" else keyword, None
-    else:
-        lists, each = [*dense, *keyword], [weights[0]] * len(dense) + [weights[1]] * len(keyword)
-    ranked = rrf(lists, k, each) if fusion == "rrf" else relative(lists, each)
-    if not exact:
-        return ranked
-    for r in ranked:  # (names and codes held + fused score) / (names and codes + 1)
-        r.score = (sum(r.hit.id in ids for ids in exact) + r.score) / (len(exact) + 1)
-    ranked.sort(key=lambda r: -r.score)
-    return ranked
+        return relative(dense if mode == "dense" else keyword)
+    lists, each = [*dense, *keyword], [weights[0]] * len(dense) + [weights[1]] * len(keyword)
+    if fusion == "rrf":
+        return rrf(lists, k, each)
+    return relative(lists, each, [None] * len(dense) + [1.0 if shares else None] * len(keyword))
 
 
 def _ranked(hits: dict[str, IndexHit], scores: dict[str, float]) -> list[Ranked]:

@@ -30,12 +30,14 @@ from retrieval.filters import payload_fields, to_qdrant
 from retrieval.index.base import (
     DENSE,
     SPARSE,
+    Frequencies,
+    Given,
     IndexHit,
     IndexPoint,
     asked,
     batch_hits,
-    score_hits,
-    scored,
+    probed,
+    scoring,
     store_key,
 )
 from retrieval.keyword import Sparse
@@ -57,6 +59,7 @@ class EdgeIndex:
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._multi: dict[str, bool] = {}
+        self._frequencies = Frequencies(self._probe)
 
     # Shards
 
@@ -138,12 +141,14 @@ class EdgeIndex:
             records.append(q.Point(p.id, vector, p.payload))
         with self._lock(store_id):
             shard.update(q.UpdateOperation.upsert_points(records))
+        self._frequencies.forget(store_id)
 
     def delete_file(self, store_id: str, file_id: str) -> None:
         shard = self._shard(store_id, create=False)
         if shard is not None:
             with self._lock(store_id):
                 shard.update(q.UpdateOperation.delete_points_by_filter(_file_filter(file_id)))
+            self._frequencies.forget(store_id)
 
     def set_attributes(self, store_id: str, file_id: str, attributes: dict) -> None:
         shard = self._shard(store_id, create=False)
@@ -161,6 +166,7 @@ class EdgeIndex:
             shutil.rmtree(self._path(store_id), ignore_errors=True)
             self._marker(store_id).unlink(missing_ok=True)
             self._multi.pop(store_id, None)
+        self._frequencies.forget(store_id)
 
     def flush(self, store_id: str) -> None:
         """Persist, then let Qdrant's optimizers run (Edge has no background optimizer): once a
@@ -204,15 +210,33 @@ class EdgeIndex:
         return batch_hits(store_id, vectors, results)
 
     def score(
-        self, store_id: str, ids: list[str], *, dense=None, sparse: list[Sparse] = ()
-    ) -> tuple[list[IndexHit], list[list[IndexHit]]]:
-        among = q.Filter(must=[q.HasIdCondition(set(ids))])
+        self, store_id: str, *, dense: Given | None = None, sparse: Given | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
         asks = [
-            (name, vector, len(ids), among)
-            for name, vector in scored(dense, sparse, self.multivector(store_id))
+            (name, vector, len(ids), q.Filter(must=[q.HasIdCondition(set(ids))]))
+            for name, vector, ids in scoring(dense, sparse, self.multivector(store_id))
         ]
-        results = self._query(store_id, asks) if ids else [[]] * len(asks)
-        return score_hits(store_id, dense is not None, results)
+        return batch_hits(store_id, [a[0] for a in asks], self._query(store_id, asks) if asks else [])
+
+    def frequencies(self, store_id: str, terms: list[int]) -> tuple[int, list[int]]:
+        shard = self._shard(store_id, create=False)
+        points = 0 if shard is None else shard.info().points_count
+        return points, self._frequencies.get(store_id, points, terms) if points else [0] * len(terms)
+
+    def _probe(self, store_id: str, terms: list[int]) -> list[tuple[float, float] | None]:
+        batch = q.QueryBatchRequest(
+            [
+                q.QueryRequest(
+                    limit=1,
+                    query=q.Query.Nearest(q.SparseVector([t], [1.0]), using=SPARSE),
+                    with_payload=False,
+                    with_vector=[SPARSE],
+                )
+                for t in terms
+            ]
+        )
+        results = self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(terms))
+        return [probed(hits[0], t) if hits else None for t, hits in zip(terms, results, strict=True)]
 
     def _query(self, store_id: str, asks: list[tuple]) -> list[list]:
         """One batch of nearest-neighbour queries, one per (vector name, vector, limit, filter)."""

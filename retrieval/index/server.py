@@ -14,12 +14,14 @@ from retrieval.filters import payload_fields, to_qdrant
 from retrieval.index.base import (
     DENSE,
     SPARSE,
+    Frequencies,
+    Given,
     IndexHit,
     IndexPoint,
     asked,
     batch_hits,
-    score_hits,
-    scored,
+    probed,
+    scoring,
     store_key,
 )
 from retrieval.keyword import Sparse
@@ -44,6 +46,7 @@ class ServerIndex:
         self._multi: dict[str, bool] = {}
         # qdrant-client's local mode is not thread-safe; a server is, but one lock keeps both alike.
         self._lock = threading.RLock() if local else _NoLock()
+        self._frequencies = Frequencies(self._probe)
 
     @classmethod
     def from_url(cls, url: str, dimension: int, windows: int = 1) -> "ServerIndex":
@@ -116,6 +119,7 @@ class ServerIndex:
             structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
         with self._lock:
             self.client.upsert(name, structs, wait=True)
+        self._frequencies.forget(store_id)
 
     def delete_file(self, store_id: str, file_id: str) -> None:
         if self.has_store(store_id):
@@ -123,6 +127,7 @@ class ServerIndex:
                 self.client.delete(
                     self._name(store_id), models.FilterSelector(filter=_file_filter(file_id)), wait=True
                 )
+            self._frequencies.forget(store_id)
 
     def set_attributes(self, store_id: str, file_id: str, attributes: dict) -> None:
         if self.has_store(store_id):
@@ -138,6 +143,7 @@ class ServerIndex:
             self._multi.pop(store_id, None)
             if self.client.collection_exists(name):
                 self.client.delete_collection(name)
+        self._frequencies.forget(store_id)
 
     def flush(self, store_id: str) -> None:
         pass  # the server persists on its own; local mode writes through
@@ -159,13 +165,36 @@ class ServerIndex:
         return batch_hits(store_id, vectors, results)
 
     def score(
-        self, store_id: str, ids: list[str], *, dense=None, sparse: list[Sparse] = ()
-    ) -> tuple[list[IndexHit], list[list[IndexHit]]]:
-        among = models.Filter(must=[models.HasIdCondition(has_id=list(ids))])
-        multi = self.multivector(store_id)
-        asks = [(name, vector, len(ids), among) for name, vector in scored(dense, sparse, multi)]
-        results = self._query(store_id, asks) if ids and self.has_store(store_id) else [[]] * len(asks)
-        return score_hits(store_id, dense is not None, results)
+        self, store_id: str, *, dense: Given | None = None, sparse: Given | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
+        asks = [
+            (name, vector, len(ids), models.Filter(must=[models.HasIdCondition(has_id=ids)]))
+            for name, vector, ids in scoring(dense, sparse, self.multivector(store_id))
+        ]
+        results = self._query(store_id, asks) if asks and self.has_store(store_id) else [[]] * len(asks)
+        return batch_hits(store_id, [a[0] for a in asks], results)
+
+    def frequencies(self, store_id: str, terms: list[int]) -> tuple[int, list[int]]:
+        if not self.has_store(store_id):
+            return 0, [0] * len(terms)
+        with self._lock:
+            points = self.client.count(self._name(store_id), exact=False).count
+        return points, self._frequencies.get(store_id, points, terms) if points else [0] * len(terms)
+
+    def _probe(self, store_id: str, terms: list[int]) -> list[tuple[float, float] | None]:
+        requests = [
+            models.QueryRequest(
+                query=models.SparseVector(indices=[t], values=[1.0]),
+                using=SPARSE,
+                limit=1,
+                with_payload=False,
+                with_vector=[SPARSE],
+            )
+            for t in terms
+        ]
+        with self._lock:
+            results = self.client.query_batch_points(self._name(store_id), requests=requests)
+        return [probed(r.points[0], t) if r.points else None for t, r in zip(terms, results, strict=True)]
 
     def _query(self, store_id: str, asks: list[tuple]) -> list[list]:
         """One batch of nearest-neighbour queries, one per (vector name, vector, limit, filter)."""

@@ -69,10 +69,12 @@ def test_weights_are_each_sides_share_of_the_score():
     assert tilted["code"] == pytest.approx((3 * 0.59 / 0.62 + 1) / 4)
 
 
-def test_candidates_holding_the_querys_names_come_first():
-    # "c" holds both names of the query, "code" one of them: each name held counts before the fusion
-    ranked = hybrid([DENSE], [KEYWORD], "hybrid", exact=[{"c", "code"}, {"c"}])
-    assert [r.hit.id for r in ranked] == ["c", "code", "a", "b"]
-    fused = {r.hit.id: r.score for r in hybrid([DENSE], [KEYWORD], "hybrid")}
-    assert ranked[0].score == pytest.approx((2 + fused["c"]) / 3)
-    assert ranked[-1].score == pytest.approx(fused["b"] / 3)
+def test_rescored_keyword_scores_are_kept_as_shares_of_the_querys_own():
+    # after rescoring, a keyword score is BM25 / the query's own BM25 score: kept, not divided by the
+    # list's best, so a list that matched little of the query weighs little
+    weak = hits(("code", 0.3), ("a", 0.1))
+    ranked = {r.hit.id: r.score for r in hybrid([DENSE], [weak], "hybrid", shares=True)}
+    assert ranked["code"] == pytest.approx((0.59 / 0.62 + 0.3) / 2)
+    assert ranked["a"] == pytest.approx((1 + 0.1) / 2)
+    over = {r.hit.id: r.score for r in hybrid([DENSE], [hits(("a", 1.7))], "hybrid", shares=True)}
+    assert over["a"] == pytest.approx(1.0)  # a share above 1 (repeated terms) counts 1
