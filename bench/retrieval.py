@@ -29,8 +29,11 @@
    and chunk boundaries), so that one layout's luck does not decide between the rankings.
    Then the second, independent evaluation (`bench/retrieval_facts.py`): top-1 accuracy on exact
    facts (codes, figures, names, rare words) hidden in long documents of all 8 formats, under the
-   same rankings, so that no ranking is chosen on one set alone. Each hybrid ranking comes twice:
-   with every candidate scored on both sides (the default) and `-1side` (ranker `none`).
+   same rankings, so that no ranking is chosen on one set alone: on the development build (the
+   rankings were studied on it and on the labelled set) and on a held-out build that no choice
+   looked at (the result). Each hybrid ranking comes twice: with every candidate scored on both
+   sides and the query's names looked up (the default; see `retrieval.search` and
+   `retrieval.literal`) and `-1side` (ranker `none`: the two lists fused as they come).
 
 The machine has 2 cores shared with other work: timings are noisy.
 """

@@ -1,11 +1,11 @@
-"""Exact-fact evaluation: top-1 accuracy on `bench/data/make_exact_facts.build()`, per ranking.
+"""Exact-fact evaluation: top-1 accuracy on `bench/data/make_exact_facts.build(seed)`, per ranking.
 
-    python -m bench.retrieval_facts        # alone (~2 min); bench/retrieval.py [4] prints it too
+    python -m bench.retrieval_facts        # alone (~5 min); bench/retrieval.py [4] prints it too
 
-The documents are written out in their formats (PDF and DOCX through the test corpus's writers),
-ingested once with the default chunking, then every query is searched under each ranking of
-`bench.retrieval.RANKINGS`. A query counts when the first hit is a chunk of the fact's document that
-holds the answer string.
+For each of the two builds (the development seed and the held-out one), the documents are written
+out in their formats (PDF and DOCX through the test corpus's writers), ingested once with the
+default chunking, then every query is searched under each ranking of `bench.retrieval.RANKINGS`. A
+query counts when the first hit is a chunk of the fact's document that holds the answer string.
 """
 
 import csv
@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.data.make_exact_facts import build  # noqa: E402
+from bench.data.make_exact_facts import DEVELOPMENT_SEED, HELD_OUT_SEED, build  # noqa: E402
 from retrieval import RetrievalConfig, Retriever  # noqa: E402
 from tests.retrieval.retrieval_corpus import docx_bytes, pdf_bytes  # noqa: E402
 
@@ -89,9 +89,9 @@ def top1(retriever: Retriever, data: dict, mode: str, rescore: bool, store: str 
     }
 
 
-def exact_facts(embedder, root: Path, rankings) -> dict:
+def exact_facts(embedder, root: Path, rankings, seed: int) -> dict:
     """{label: top1(...)} for each (label, mode, fusion, rescore) ranking; one ingestion for all."""
-    data = build()
+    data = build(seed)
     retriever = Retriever(RetrievalConfig(data_dir=tempfile.mkdtemp(dir=root)), embedder=embedder)
     try:
         ingest(retriever, Path(tempfile.mkdtemp(dir=root)), data)
@@ -105,16 +105,23 @@ def exact_facts(embedder, root: Path, rankings) -> dict:
 
 
 def report(embedder, root: Path, rankings) -> dict:
-    result = exact_facts(embedder, root, rankings)
+    seeds = {"development": DEVELOPMENT_SEED, "held-out": HELD_OUT_SEED}
+    results = {name: exact_facts(embedder, root, rankings, seed) for name, seed in seeds.items()}
+    sizes = results["held-out"]
     print(
-        f"    exact facts (make_exact_facts.build(): {result['documents']} documents in 8 formats, "
-        f"{result['queries']} queries), top-1 accuracy:"
+        f"    exact facts (make_exact_facts.build(seed): {sizes['documents']} documents in 8 formats, "
+        f"{sizes['queries']} queries each), top-1 accuracy on the development seed "
+        f"({DEVELOPMENT_SEED}, the rankings were studied on it) and on the held-out seed "
+        f"({HELD_OUT_SEED}: the result), and held-out by kind:"
     )
     for label, *_ in rankings:
-        r = result[label]
-        kinds = "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k not in ("top1", "misses"))
-        print(f"      {label:<16} {r['top1']:.3f} ({r['misses']} missed) | {kinds}")
-    return result
+        dev, held = results["development"][label], results["held-out"][label]
+        kinds = "  ".join(f"{k} {v:.2f}" for k, v in held.items() if k not in ("top1", "misses"))
+        print(
+            f"      {label:<16} development {dev['top1']:.3f} ({dev['misses']} missed)  "
+            f"held-out {held['top1']:.3f} ({held['misses']} missed) | {kinds}"
+        )
+    return results
 
 
 def main() -> None:
