@@ -1,19 +1,10 @@
 """Token chunking with cl100k (OpenAI's rules) and chunking-strategy validation.
 
 `auto` = 800-token chunks with 400 tokens of overlap; `static` takes `max_chunk_size_tokens` in
-100..4096 and `chunk_overlap_tokens` in 0..max/2. A chunk never holds more than the maximum, and
-chunks overlap by at most the overlap. Chunk edges fall on sentence ends (a token ending in `.`, `!`
-or `?` before a space, or holding a line break) when one lies within a quarter of the chunk of
-where the plain token window would cut: a chunk ends at the last sentence end of its window's last
-quarter, and the next one starts at the first sentence start of the quarter after `overlap` tokens
-before that end. So a chunk does not end on half a sentence (the part that names a fact without
-its value) when the next one holds it whole. Text without such ends (`w1 w2 ...`, one long line)
-is cut into plain windows: chunk i covers tokens [i*(size-overlap), i*(size-overlap)+size).
-A chunk's page is the page its first token came from.
+100..4096 and `chunk_overlap_tokens` in 0..max/2. Chunk i covers tokens
+[i*(size-overlap), i*(size-overlap)+size). A chunk's page is the page its first token came from.
 """
 
-import bisect
-import functools
 import threading
 from dataclasses import dataclass
 
@@ -86,7 +77,7 @@ class Chunk:
 
 
 def chunk_segments(segments: list[Segment], size: int, overlap: int) -> list[Chunk]:
-    """Cut the segments' token stream into overlapping windows whose edges fall on sentence ends."""
+    """Cut the segments' token stream into overlapping windows."""
     enc = encoding()
     tokens: list[int] = []
     pages: list[tuple[int, int | None]] = []  # (first token, page) runs
@@ -96,52 +87,16 @@ def chunk_segments(segments: list[Segment], size: int, overlap: int) -> list[Chu
             tokens.extend(sep)
         pages.append((len(tokens), segment.page))
         tokens.extend(enc.encode(segment.text, disallowed_special=()))
-    ends, slack = _sentence_ends(tokens), size // 4
-    chunks, start = [], 0
+    chunks, stride, start = [], size - overlap, 0
     while start < len(tokens):
-        stop = start + size
-        if stop < len(tokens):
-            stop = _last(ends, stop - slack, stop) or stop
-        piece = tokens[start:stop]
+        piece = tokens[start : start + size]
         text = enc.decode(piece)
         if text.strip():
             chunks.append(Chunk(text, len(chunks), _page_at(pages, start), piece))
-        if stop >= len(tokens):
+        if start + size >= len(tokens):
             break
-        after = stop - overlap
-        start = max(start + 1, _first(ends, after, min(stop, after + slack)) or after)
+        start += stride
     return chunks
-
-
-def _sentence_ends(tokens: list[int]) -> list[int]:
-    """Sorted positions p where a sentence ends just before token p: after a token holding a line
-    break, or after one ending in `.`, `!` or `?` (closing quotes or brackets aside) that the next
-    token starts with a space."""
-    texts = [_token_text(t) for t in tokens]
-    ends = []
-    for p, text in enumerate(texts, 1):
-        if "\n" in text or (
-            text.rstrip("\"')]").endswith((".", "!", "?")) and (p == len(texts) or texts[p][:1].isspace())
-        ):
-            ends.append(p)
-    return ends
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _token_text(token: int) -> str:
-    return encoding().decode_single_token_bytes(token).decode("utf-8", "replace")
-
-
-def _last(ends: list[int], low: int, high: int) -> int | None:
-    """The last sentence end in (low, high], if any."""
-    i = bisect.bisect_right(ends, high) - 1
-    return ends[i] if i >= 0 and ends[i] > low else None
-
-
-def _first(ends: list[int], low: int, high: int) -> int | None:
-    """The first sentence end in [low, high], if any."""
-    i = bisect.bisect_left(ends, low)
-    return ends[i] if i < len(ends) and ends[i] <= high else None
 
 
 def _page_at(runs: list[tuple[int, int | None]], token: int) -> int | None:

@@ -90,27 +90,3 @@ def test_pages_follow_the_first_token():
     assert chunks[0].page == 1 and "alpha" in chunks[0].text
     assert chunks[-1].page == 2 and "beta" in chunks[-1].text
     assert {c.page for c in chunks} == {1, 2}
-
-
-def test_chunk_edges_fall_on_sentence_ends():
-    sentences = [
-        f"Sentence {n} says {'something rather long ' * (n % 5 + 1)}about item {n}." for n in range(200)
-    ]
-    text = " ".join(sentences)
-    chunks = chunk_segments([Segment(text)], 200, 100)
-    assert all(len(c.tokens) <= 200 for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
-        assert before.text.endswith(".") and after.text.lstrip().startswith("Sentence")
-        # the next chunk starts within the last `overlap` tokens of this one (overlap at most 100)
-        overlap = max(n for n in range(101) if before.tokens[len(before.tokens) - n :] == after.tokens[:n])
-        assert 50 <= overlap <= 100
-    assert all(any(s in c.text for c in chunks) for s in sentences)  # every sentence whole in one
-    assert chunks[-1].text.endswith(sentences[-1])
-
-
-def test_a_line_break_is_an_edge_too_and_no_edge_keeps_plain_windows():
-    lines = "\n".join(f"row {n}, value {n * 7}, status ok" for n in range(300))
-    chunks = chunk_segments([Segment(lines)], 100, 0)
-    assert all(len(c.tokens) <= 100 for c in chunks)
-    assert all(c.text.endswith("\n") for c in chunks[:-1])
-    assert "".join(c.text for c in chunks) == lines  # no overlap: the chunks tile the text
