@@ -213,13 +213,14 @@ def search_latency_at(server: Server, chunks: int, *, queries: int = 200, chunk_
     return result
 
 
-def search_latency_synthetic(chunks: int, *, queries: int = 200) -> dict:
-    """Search latency through the API on a store of `chunks` SYNTHESISED points.
+def synthetic_store(chunks: int) -> dict:
+    """A data directory holding a store of `chunks` SYNTHESISED points: {data_dir, store_id, chunks,
+    fill_seconds}.
 
     Filling 100k chunks through the API would take about half an hour of embedding, so: a server
     ingests one real file into a store and stops; the store's embedded index then receives `chunks`
     synthetic points of that file (`bench.retrieval.fill_synthetic`: noisy copies of real embeddings,
-    BM25 of synthetic text); a server starts again on the same data and answers the searches.
+    BM25 of synthetic text). A server started on the data directory answers searches on it.
     """
     from bench.retrieval import fill_synthetic, synthetic_text
     from retrieval import RetrievalConfig, Retriever
@@ -239,15 +240,21 @@ def search_latency_synthetic(chunks: int, *, queries: int = 200) -> dict:
         total = retriever.index.count(filled["store_id"])
     finally:
         retriever.close()
-    fill_seconds = time.perf_counter() - started
-    server = Server(data_dir).start(timeout=120)
+    seconds = time.perf_counter() - started
+    return {"data_dir": data_dir, "store_id": filled["store_id"], "chunks": total, "fill_seconds": seconds}
+
+
+def search_latency_synthetic(chunks: int, *, queries: int = 200) -> dict:
+    """Search latency through the API on a store of `chunks` SYNTHESISED points (`synthetic_store`)."""
+    store = synthetic_store(chunks)
+    server = Server(store["data_dir"]).start(timeout=120)
     try:
-        result = search_latency(server, filled["store_id"], queries=queries)
+        result = search_latency(server, store["store_id"], queries=queries)
     finally:
         server.stop()
-    result.update(chunks=total, fill_seconds=fill_seconds)
+    result.update(chunks=store["chunks"], fill_seconds=store["fill_seconds"])
     print(
-        f"search at {total} chunks (SYNTHESISED, filled in {fill_seconds:.0f} s): "
+        f"search at {store['chunks']} chunks (SYNTHESISED, filled in {store['fill_seconds']:.0f} s): "
         f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms over {queries} queries "
         f"(the {queries} before them: p50 {result['cold_p50_ms']:.1f} ms)"
     )

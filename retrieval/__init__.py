@@ -8,7 +8,8 @@
 Modules, one job each: `parse` (files -> text), `chunk` (cl100k windows, strategy rules), `embed`
 (sentence-transformers), `keyword` (BM25 sparse vectors), `filters` (OpenAI attribute filters),
 `index/` (the Qdrant interface: `edge` embedded, `server` qdrant-client), `search` (fusion of the
-dense and keyword lists), `retriever` (the facade). This package never imports `runtime` or `sandbox`.
+dense and keyword lists), `literal` (a query's names, ranked first), `retriever` (the facade).
+This package never imports `runtime` or `sandbox`.
 """
 
 from retrieval.chunk import count_tokens, validate_chunking

@@ -48,10 +48,9 @@ class RetrievalConfig:
     fusion: str | None = None
     rrf_k: int = 60
     # Candidates fetched from each of the dense and keyword lists before fusion (at least the results
-    # asked for). 30 against 60: the labelled set ranks as well or better (hybrid recall@5 .875 vs
-    # .850, nDCG@10 .785 vs .780; 8 other layouts .765 vs .763) and a search at 100k chunks asks the
-    # index 0.55 ms less.
-    candidates: int = 30
+    # asked for); each is then scored on the other side too, and a query's names count as rare in
+    # a store when fewer chunks than this hold them (`retrieval.literal`).
+    candidates: int = 20
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir)

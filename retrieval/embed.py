@@ -51,6 +51,7 @@ _thread = threading.local()  # `on_query_thread` is set on each embedder's query
 PROBE = ["a probe query for the traced model", "short"]  # different lengths: padding is exercised
 # the query tokenizer is checked on these too: case, punctuation, spaces, and truncation
 TOKENIZER_PROBE = [*PROBE, "  Mixed CASE, punctuation; tabs\tand  spaces (42) ", "word " * 300]
+WORDS_KEPT = 100_000  # `whole_words` answers kept
 CALIBRATION_ROUNDS = 8  # probe queries per candidate thread count, alternated, when the model loads
 
 
@@ -70,6 +71,7 @@ class Embedder:
         self._traced = None  # the traced model (None: queries use the eager model)
         self._tokenize = None  # the query tokenizer (None: queries use `preprocess`)
         self._query_thread: ThreadPoolExecutor | None = None
+        self._whole: dict[str, bool] = {}  # `whole_words` answers
         self._lock = threading.Lock()
         self._batch_lock = threading.Lock()  # one batch at a time (see the module docstring)
 
@@ -143,6 +145,17 @@ class Embedder:
                 show_progress_bar=False,
             )
         return vectors.float().cpu().numpy()
+
+    def whole_words(self, words: list[str]) -> list[bool]:
+        """Whether the model's vocabulary holds each word whole (its tokenizer does not split it):
+        a word it reads only as pieces, such as an invented name or a code, is one it never learnt."""
+        missing = [w for w in dict.fromkeys(words) if w not in self._whole]
+        if missing:
+            pieces = self.model.tokenizer(missing, add_special_tokens=False)["input_ids"]
+            if len(self._whole) > WORDS_KEPT:
+                self._whole = {}
+            self._whole.update({w: len(p) == 1 for w, p in zip(missing, pieces, strict=True)})
+        return [self._whole[w] for w in words]
 
     def close(self) -> None:
         if self._query_thread is not None:

@@ -2,7 +2,9 @@
 
 Pipeline per file: parse -> chunk (cl100k) -> embed (dense, batched) + BM25 (sparse) -> upsert into
 the store's index. A file ingested again replaces its previous points. Search embeds the query, asks
-the index for dense and keyword candidates in every store, fuses them (see `retrieval.search`).
+the index for dense and keyword candidates in every store, scores each on the side that did not find
+it, looks up the chunks holding the query's names, and ranks them all (`retrieval.search`,
+`retrieval.literal`).
 """
 
 import logging
@@ -11,14 +13,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval import literal
 from retrieval.chunk import chunk_segments, validate_chunking, windows
 from retrieval.config import RetrievalConfig
 from retrieval.embed import Embedder
 from retrieval.errors import RetrievalError
 from retrieval.filters import parse_filter, payload_fields
-from retrieval.index import Index, IndexPoint, open_index
+from retrieval.index import Index, IndexHit, IndexPoint, open_index
 from retrieval.index.base import point_id
-from retrieval.keyword import KeywordEncoder
+from retrieval.keyword import KeywordEncoder, Sparse, idf, words
 from retrieval.parse import parse_file
 from retrieval.search import MODES, hybrid, merge
 
@@ -154,8 +157,14 @@ class Retriever:
         filters: dict | None = None,
         *,
         mode: str = "hybrid",
+        rescore: bool = True,
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[Hit]:
-        """Best hits first, scores in 0..1; raises FilterError for a malformed filter."""
+        """Best hits first, scores in 0..1; raises FilterError for a malformed filter.
+
+        `rescore`: score every candidate on both sides and rank the query's names first (see
+        `retrieval.search` and `retrieval.literal`); False fuses the two candidate lists as they
+        come. `weights`: the (dense, keyword) shares of a hybrid score."""
         if isinstance(store_ids, str):
             store_ids = [store_ids]
         if (
@@ -166,24 +175,72 @@ class Retriever:
             raise RetrievalError(f"max_num_results must be between 1 and 50, not {max_num_results!r}.")
         if mode not in MODES:
             raise RetrievalError(f"mode must be one of {MODES}, not {mode!r}.")
+        if len(weights) != 2 or min(weights) < 0 or not sum(weights) > 0:
+            raise RetrievalError(f"weights must be two numbers >= 0, not both 0, not {weights!r}.")
         node = parse_filter(filters) if filters is not None else None
         queries = [query] if isinstance(query, str) else [q for q in query if isinstance(q, str)]
         queries = [q for q in queries if q.strip()]
         if not queries or not store_ids:
             return []
-        index, limit = self.index, max(self.config.candidates, max_num_results)
-        dense_lists, keyword_lists = [], []
+        limit = max(self.config.candidates, max_num_results)
+        rescore = rescore and mode == "hybrid"
+        dense_lists, keyword_lists, evidence = [], [], []
         vectors = self.embedder.encode(queries) if mode != "keyword" else [None] * len(queries)
         for text, vector in zip(queries, vectors, strict=True):
             sparse = self.keywords.query(text) if mode != "dense" else None
-            found = [index.search(s, limit, node, dense=vector, sparse=sparse) for s in store_ids]
+            found = [self.index.search(s, limit, node, dense=vector, sparse=sparse) for s in store_ids]
+            if rescore:
+                whole = self.embedder.whole_words(words(text))
+                found = [
+                    self._rescored(s, hits, text, whole, vector, sparse, limit, node)
+                    for s, hits in zip(store_ids, found, strict=True)
+                ]
+                evidence += [f[2] for f in found]
             if mode != "keyword":
-                dense_lists.append(merge([dense for dense, _ in found]))
+                dense_lists.append(merge([f[0] for f in found]))
             if mode != "dense":
-                keyword_lists.append(merge([keyword for _, keyword in found]))
-        ranked = hybrid(dense_lists, keyword_lists, mode, self.config.fusion, self.config.rrf_k)
+                keyword_lists.append(merge([f[1] for f in found]))
+        fusion, k = self.config.fusion, self.config.rrf_k
+        ranked = hybrid(dense_lists, keyword_lists, mode, fusion, k, weights, shares=rescore)
+        ranked = literal.rank(ranked, evidence) if rescore else ranked
         top = [r for r in ranked if r.score >= score_threshold][:max_num_results]
         return self._hits(top)
+
+    def _rescored(self, store_id, found, text, whole, vector, sparse, limit, node) -> tuple:
+        """One store's (dense, keyword) candidates for one query string, with the chunks holding the
+        query's names added, each scored on both sides (a keyword-only one gets its cosine, a
+        dense-only one its BM25); keyword scores as shares of the query's own BM25 score (the sum of
+        its terms' IDF); and the query's `literal.Query` evidence."""
+        index, (dense, keyword) = self.index, found
+        points, frequencies = index.frequencies(store_id, sparse.indices)
+        df = dict(zip(sparse.indices, frequencies, strict=True))
+        names = literal.names(self.keywords, text, whole, df, limit)
+        query = literal.Query({t: idf(points, n) for t, n in df.items()}, names)
+        for term in query.names:
+            for hit in index.search(store_id, limit, node, sparse=Sparse([term], [1.0]))[1]:
+                query.held.setdefault(hit.id, set()).add(term)
+        every = dict.fromkeys([*(h.id for h in dense), *(h.id for h in keyword), *query.held])
+        in_dense, in_keyword = {h.id for h in dense}, {h.id for h in keyword}
+        needs_dense = [i for i in every if i not in in_dense]
+        # a keyword list shorter than the limit holds every point that has a term of the query
+        needs_keyword = [i for i in every if i not in in_keyword] if len(keyword) >= limit else []
+        more_dense, more_keyword = index.score(
+            store_id, dense=(needs_dense, vector), sparse=(needs_keyword, sparse)
+        )
+        dense, keyword = dense + more_dense, keyword + more_keyword
+        total = sum(query.idf.values())
+        keyword = [IndexHit(h.id, h.score / total, store_id) for h in keyword] if total > 0 else []
+        if query.held:
+            texts = index.payloads(store_id, list(query.held))
+            query.shares = {
+                i: literal.share(self.keywords, texts.get(i, {}).get("text", ""), query, terms)
+                for i, terms in query.held.items()
+            }
+        return dense, keyword, query
+
+    def rewrite_query(self, text: str) -> str:
+        """`rewrite_query`: the query's words without stop words or punctuation (see `keyword`)."""
+        return self.keywords.rewrite(text)
 
     def _hits(self, ranked) -> list[Hit]:
         """Fetch payloads for the final hits only (candidate lists carry ids and scores)."""

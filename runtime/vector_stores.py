@@ -400,12 +400,16 @@ class VectorStores:
         max_num_results: int = 20,
         score_threshold: float = 0.0,
         filters: dict | None = None,
+        rescore: bool = True,
     ) -> list[dict]:
         """Search live stores for the run engine: missing or expired stores are skipped.
 
         Returns `[{file_id, filename, score, text, attributes}]`, best first; marks the stores active.
+        `rescore`: False for ranker `none` (see `Retriever.search`).
         """
-        return await self._run_search(store_ids, False, query, max_num_results, score_threshold, filters)
+        return await self._run_search(
+            store_ids, False, query, max_num_results, score_threshold, filters, rescore
+        )
 
     async def search_store(
         self,
@@ -414,9 +418,12 @@ class VectorStores:
         max_num_results: int,
         score_threshold: float,
         filters: dict | None,
+        rescore: bool = True,
     ) -> list[dict]:
         """Search one store for the HTTP API: unknown is a 404, expired a 400, bad filters a 400."""
-        return await self._run_search([store_id], True, query, max_num_results, score_threshold, filters)
+        return await self._run_search(
+            [store_id], True, query, max_num_results, score_threshold, filters, rescore
+        )
 
     async def _run_search(self, *args) -> list[dict]:
         """`_search` on the retriever's search thread (where the query embeds without a hand-off),
@@ -424,14 +431,21 @@ class VectorStores:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.retriever.search_thread, self._search, *args)
 
-    def _search(self, store_ids, strict, query, max_num_results, score_threshold, filters) -> list[dict]:
+    def _search(
+        self, store_ids, strict, query, max_num_results, score_threshold, filters, rescore
+    ) -> list[dict]:
         """Check and touch the stores, search them, keep the hits of completed files (one thread hop)."""
         live = self._touch(store_ids, strict)
         if not live:
             return []
         try:
             hits = self.retriever.search(
-                live, query, max_num_results=max_num_results, score_threshold=score_threshold, filters=filters
+                live,
+                query,
+                max_num_results=max_num_results,
+                score_threshold=score_threshold,
+                filters=filters,
+                rescore=rescore,
             )
         except FilterError as exc:
             raise InvalidRequest(f"Invalid 'filters': {exc}", param="filters") from exc

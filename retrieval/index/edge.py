@@ -27,7 +27,19 @@ from types import SimpleNamespace
 import qdrant_edge as q
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, asked, batch_hits, store_key
+from retrieval.index.base import (
+    DENSE,
+    SPARSE,
+    Frequencies,
+    Given,
+    IndexHit,
+    IndexPoint,
+    asked,
+    batch_hits,
+    probed,
+    scoring,
+    store_key,
+)
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -47,6 +59,7 @@ class EdgeIndex:
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._multi: dict[str, bool] = {}
+        self._frequencies = Frequencies(self._probe)
 
     # Shards
 
@@ -128,12 +141,14 @@ class EdgeIndex:
             records.append(q.Point(p.id, vector, p.payload))
         with self._lock(store_id):
             shard.update(q.UpdateOperation.upsert_points(records))
+        self._frequencies.forget(store_id)
 
     def delete_file(self, store_id: str, file_id: str) -> None:
         shard = self._shard(store_id, create=False)
         if shard is not None:
             with self._lock(store_id):
                 shard.update(q.UpdateOperation.delete_points_by_filter(_file_filter(file_id)))
+            self._frequencies.forget(store_id)
 
     def set_attributes(self, store_id: str, file_id: str, attributes: dict) -> None:
         shard = self._shard(store_id, create=False)
@@ -151,6 +166,7 @@ class EdgeIndex:
             shutil.rmtree(self._path(store_id), ignore_errors=True)
             self._marker(store_id).unlink(missing_ok=True)
             self._multi.pop(store_id, None)
+        self._frequencies.forget(store_id)
 
     def flush(self, store_id: str) -> None:
         """Persist, then let Qdrant's optimizers run (Edge has no background optimizer): once a
@@ -189,19 +205,56 @@ class EdgeIndex:
         vectors = asked(dense, sparse, self.multivector(store_id))
         if not vectors:
             return [], []
-        if SPARSE in vectors:
-            vectors[SPARSE] = q.SparseVector(vectors[SPARSE].indices, vectors[SPARSE].values)
         where = to_qdrant(filter, MODELS) if filter is not None else None
+        results = self._query(store_id, [(using, vector, limit, where) for using, vector in vectors.items()])
+        return batch_hits(store_id, vectors, results)
+
+    def score(
+        self, store_id: str, *, dense: Given | None = None, sparse: Given | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
+        asks = [
+            (name, vector, len(ids), q.Filter(must=[q.HasIdCondition(set(ids))]))
+            for name, vector, ids in scoring(dense, sparse, self.multivector(store_id))
+        ]
+        return batch_hits(store_id, [a[0] for a in asks], self._query(store_id, asks) if asks else [])
+
+    def frequencies(self, store_id: str, terms: list[int]) -> tuple[int, list[int]]:
+        shard = self._shard(store_id, create=False)
+        points = 0 if shard is None else shard.info().points_count
+        return points, self._frequencies.get(store_id, points, terms) if points else [0] * len(terms)
+
+    def _probe(self, store_id: str, terms: list[int]) -> list[tuple[float, float] | None]:
         batch = q.QueryBatchRequest(
             [
                 q.QueryRequest(
-                    limit=limit, query=q.Query.Nearest(vector, using=using), filter=where, with_payload=False
+                    limit=1,
+                    query=q.Query.Nearest(q.SparseVector([t], [1.0]), using=SPARSE),
+                    with_payload=False,
+                    with_vector=[SPARSE],
                 )
-                for using, vector in vectors.items()
+                for t in terms
             ]
         )
-        results = self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(vectors))
-        return batch_hits(store_id, vectors, results)
+        results = self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(terms))
+        return [probed(hits[0], t) if hits else None for t, hits in zip(terms, results, strict=True)]
+
+    def _query(self, store_id: str, asks: list[tuple]) -> list[list]:
+        """One batch of nearest-neighbour queries, one per (vector name, vector, limit, filter)."""
+        batch = q.QueryBatchRequest(
+            [
+                q.QueryRequest(
+                    limit=limit,
+                    query=q.Query.Nearest(
+                        q.SparseVector(vector.indices, vector.values) if name == SPARSE else vector,
+                        using=name,
+                    ),
+                    filter=where,
+                    with_payload=False,
+                )
+                for name, vector, limit, where in asks
+            ]
+        )
+        return self._read(store_id, lambda shard: shard.query_batch(batch), [[]] * len(asks))
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
         if not ids:

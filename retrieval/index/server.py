@@ -11,7 +11,19 @@ from types import SimpleNamespace
 from qdrant_client import QdrantClient, models
 
 from retrieval.filters import payload_fields, to_qdrant
-from retrieval.index.base import DENSE, SPARSE, IndexHit, IndexPoint, asked, batch_hits, store_key
+from retrieval.index.base import (
+    DENSE,
+    SPARSE,
+    Frequencies,
+    Given,
+    IndexHit,
+    IndexPoint,
+    asked,
+    batch_hits,
+    probed,
+    scoring,
+    store_key,
+)
 from retrieval.keyword import Sparse
 
 MODELS = SimpleNamespace(
@@ -34,6 +46,7 @@ class ServerIndex:
         self._multi: dict[str, bool] = {}
         # qdrant-client's local mode is not thread-safe; a server is, but one lock keeps both alike.
         self._lock = threading.RLock() if local else _NoLock()
+        self._frequencies = Frequencies(self._probe)
 
     @classmethod
     def from_url(cls, url: str, dimension: int, windows: int = 1) -> "ServerIndex":
@@ -106,6 +119,7 @@ class ServerIndex:
             structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
         with self._lock:
             self.client.upsert(name, structs, wait=True)
+        self._frequencies.forget(store_id)
 
     def delete_file(self, store_id: str, file_id: str) -> None:
         if self.has_store(store_id):
@@ -113,6 +127,7 @@ class ServerIndex:
                 self.client.delete(
                     self._name(store_id), models.FilterSelector(filter=_file_filter(file_id)), wait=True
                 )
+            self._frequencies.forget(store_id)
 
     def set_attributes(self, store_id: str, file_id: str, attributes: dict) -> None:
         if self.has_store(store_id):
@@ -128,6 +143,7 @@ class ServerIndex:
             self._multi.pop(store_id, None)
             if self.client.collection_exists(name):
                 self.client.delete_collection(name)
+        self._frequencies.forget(store_id)
 
     def flush(self, store_id: str) -> None:
         pass  # the server persists on its own; local mode writes through
@@ -141,23 +157,62 @@ class ServerIndex:
     def search(
         self, store_id: str, limit: int, filter=None, *, dense=None, sparse: Sparse | None = None
     ) -> tuple[list[IndexHit], list[IndexHit]]:
-        if not self.has_store(store_id):
-            return [], []
-        vectors = asked(dense, sparse, self.multivector(store_id))
+        vectors = asked(dense, sparse, self.multivector(store_id)) if self.has_store(store_id) else {}
         if not vectors:
             return [], []
-        if SPARSE in vectors:
-            vectors[SPARSE] = models.SparseVector(
-                indices=vectors[SPARSE].indices, values=vectors[SPARSE].values
-            )
         where = to_qdrant(filter, MODELS) if filter is not None else None
+        results = self._query(store_id, [(using, vector, limit, where) for using, vector in vectors.items()])
+        return batch_hits(store_id, vectors, results)
+
+    def score(
+        self, store_id: str, *, dense: Given | None = None, sparse: Given | None = None
+    ) -> tuple[list[IndexHit], list[IndexHit]]:
+        asks = [
+            (name, vector, len(ids), models.Filter(must=[models.HasIdCondition(has_id=ids)]))
+            for name, vector, ids in scoring(dense, sparse, self.multivector(store_id))
+        ]
+        results = self._query(store_id, asks) if asks and self.has_store(store_id) else [[]] * len(asks)
+        return batch_hits(store_id, [a[0] for a in asks], results)
+
+    def frequencies(self, store_id: str, terms: list[int]) -> tuple[int, list[int]]:
+        if not self.has_store(store_id):
+            return 0, [0] * len(terms)
+        with self._lock:
+            points = self.client.count(self._name(store_id), exact=False).count
+        return points, self._frequencies.get(store_id, points, terms) if points else [0] * len(terms)
+
+    def _probe(self, store_id: str, terms: list[int]) -> list[tuple[float, float] | None]:
         requests = [
-            models.QueryRequest(query=vector, using=using, limit=limit, filter=where, with_payload=False)
-            for using, vector in vectors.items()
+            models.QueryRequest(
+                query=models.SparseVector(indices=[t], values=[1.0]),
+                using=SPARSE,
+                limit=1,
+                with_payload=False,
+                with_vector=[SPARSE],
+            )
+            for t in terms
         ]
         with self._lock:
             results = self.client.query_batch_points(self._name(store_id), requests=requests)
-        return batch_hits(store_id, vectors, [result.points for result in results])
+        return [probed(r.points[0], t) if r.points else None for t, r in zip(terms, results, strict=True)]
+
+    def _query(self, store_id: str, asks: list[tuple]) -> list[list]:
+        """One batch of nearest-neighbour queries, one per (vector name, vector, limit, filter)."""
+        requests = [
+            models.QueryRequest(
+                query=models.SparseVector(indices=vector.indices, values=vector.values)
+                if name == SPARSE
+                else vector,
+                using=name,
+                limit=limit,
+                filter=where,
+                with_payload=False,
+            )
+            for name, vector, limit, where in asks
+        ]
+        with self._lock:
+            results = self.client.query_batch_points(self._name(store_id), requests=requests)
+        return [result.points for result in results]
 
     def payloads(self, store_id: str, ids: list[str]) -> dict[str, dict]:
         if not ids or not self.has_store(store_id):

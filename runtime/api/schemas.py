@@ -47,8 +47,10 @@ TopP = Annotated[float | None, Field(ge=0, le=1)]
 
 
 class RankingOptions(Body):
+    """The Assistants `file_search` tool's ranking options: `score_threshold` is required there."""
+
     ranker: Literal["auto", "default_2024_08_21"] = "default_2024_08_21"
-    score_threshold: float = Field(0.0, ge=0, le=1)
+    score_threshold: float = Field(ge=0, le=1)
 
 
 class FileSearchOptions(Body):
@@ -104,7 +106,8 @@ def tool_out(tool: CodeInterpreterTool | FileSearchTool | FunctionTool) -> dict:
     """A tool as OpenAI returns it, with defaults filled in."""
     if isinstance(tool, FileSearchTool):
         options = tool.file_search or FileSearchOptions()
-        out = {"ranking_options": (options.ranking_options or RankingOptions()).model_dump()}
+        ranking = options.ranking_options or RankingOptions(score_threshold=0.0)
+        out = {"ranking_options": ranking.model_dump()}
         if options.max_num_results is not None:
             out["max_num_results"] = options.max_num_results
         return {"type": "file_search", "file_search": out}

@@ -165,7 +165,10 @@ async def delete_vector_store(vector_store_id: str, service: ServiceDep) -> dict
 
 
 class RankingOptions(Body):
-    ranker: Literal["none", "auto", "default-2024-11-15", "default_2024_08_21"] = "auto"
+    """Vector store search's ranking options; ranker `none` fuses the dense and keyword candidate
+    lists as they come, without scoring each candidate on the other side (see `retrieval.search`)."""
+
+    ranker: Literal["none", "auto", "default-2024-11-15"] = "auto"
     score_threshold: float = Field(0.0, ge=0, le=1)
 
 
@@ -188,12 +191,16 @@ class SearchRequest(Body):
 @router.post("/{vector_store_id}/search")
 async def search_vector_store(vector_store_id: str, body: SearchRequest, service: ServiceDep) -> dict:
     queries = [body.query] if isinstance(body.query, str) else list(body.query)
+    if body.rewrite_query:
+        queries = [service.retriever.rewrite_query(q) for q in queries]
+    ranking = body.ranking_options or RankingOptions()
     hits = await service.search_store(
         vector_store_id,
-        body.query if isinstance(body.query, str) else queries,
+        queries[0] if isinstance(body.query, str) else queries,
         max_num_results=body.max_num_results,
-        score_threshold=(body.ranking_options or RankingOptions()).score_threshold,
+        score_threshold=ranking.score_threshold,
         filters=body.filters.model_dump() if body.filters else None,
+        rescore=ranking.ranker != "none",
     )
     return {
         "object": "vector_store.search_results.page",

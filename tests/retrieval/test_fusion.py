@@ -56,3 +56,25 @@ def test_fusion_setting(monkeypatch, tmp_path):
     assert retrieval.RetrievalConfig(data_dir=tmp_path).fusion == "rrf"
     with pytest.raises(ValueError, match="fusion must be 'relative' or 'rrf', not 'linear'"):
         retrieval.RetrievalConfig(data_dir=tmp_path, fusion="linear")
+
+
+def test_weights_are_each_sides_share_of_the_score():
+    for fusion in ("relative", "rrf"):
+        only_keyword = hybrid([DENSE], [KEYWORD], "hybrid", fusion, weights=(0.0, 1.0))
+        assert [r.hit.id for r in only_keyword] == ["code", "a", "b", "c"]
+        only_dense = hybrid([DENSE], [KEYWORD], "hybrid", fusion, weights=(1.0, 0.0))
+        assert [r.hit.id for r in only_dense] == ["a", "b", "c", "code"]
+        assert only_dense[0].score == pytest.approx(1.0)
+    tilted = {r.hit.id: r.score for r in hybrid([DENSE], [KEYWORD], "hybrid", weights=(3.0, 1.0))}
+    assert tilted["code"] == pytest.approx((3 * 0.59 / 0.62 + 1) / 4)
+
+
+def test_rescored_keyword_scores_are_kept_as_shares_of_the_querys_own():
+    # after rescoring, a keyword score is BM25 / the query's own BM25 score: kept, not divided by the
+    # list's best, so a list that matched little of the query weighs little
+    weak = hits(("code", 0.3), ("a", 0.1))
+    ranked = {r.hit.id: r.score for r in hybrid([DENSE], [weak], "hybrid", shares=True)}
+    assert ranked["code"] == pytest.approx((0.59 / 0.62 + 0.3) / 2)
+    assert ranked["a"] == pytest.approx((1 + 0.1) / 2)
+    over = {r.hit.id: r.score for r in hybrid([DENSE], [hits(("a", 1.7))], "hybrid", shares=True)}
+    assert over["a"] == pytest.approx(1.0)  # a share above 1 (repeated terms) counts 1

@@ -3,10 +3,12 @@ ingestion of a mixed corpus, facts found first, pages, filters, deletion, reopen
 
 import pytest
 from conftest import BACKENDS
-from retrieval_corpus import FACTS, write_corpus
+from retrieval_corpus import FACTS, FILLER, write_corpus
 
 from retrieval import FilterError, ParseError, RetrievalError
 from retrieval.filters import matches, parse_filter
+from retrieval.index.base import point_id
+from retrieval.keyword import Sparse, idf
 
 STORE = "vs_corpus"
 
@@ -57,26 +59,48 @@ def test_scores_ordered_and_bounded(corpus):
         retriever.search([STORE], "x", max_num_results=51)
 
 
-def test_hybrid_score_is_the_mean_of_each_sides_relative_score(corpus):
-    """What `dense` and `keyword` report for a query, fused as `retrieval.search` documents it."""
-    retriever, _ = corpus
-    query = "How many vacation days do employees get?"
-
-    def scores(mode):
-        found = retriever.search([STORE], query, max_num_results=50, mode=mode)
-        top = max(found[0].score, 1e-9)
-        return {(h.file_id, h.chunk_index): h.score / top for h in found}
-
-    dense, keyword = scores("dense"), scores("keyword")
+def test_hybrid_score_is_the_mean_of_the_relative_cosine_and_the_share_of_the_querys_bm25(corpus):
+    """A hybrid score as `retrieval.search` documents it, rebuilt from the index's own answers: the
+    cosine over the best cosine, and the BM25 score over the query's own (the sum of its terms' IDF)."""
+    retriever, ids = corpus
+    index, query = retriever.index, "How many vacation days do employees get?"
+    dense, sparse = retriever.embedder.encode([query])[0], retriever.keywords.query(query)
     hybrid = retriever.search([STORE], query, max_num_results=50)
-    assert len(hybrid) == len(dense.keys() | keyword.keys())  # the corpus is smaller than the lists
-    for h in hybrid:
-        key = (h.file_id, h.chunk_index)
-        assert h.score == pytest.approx((dense.get(key, 0) + keyword.get(key, 0)) / 2, abs=1e-5)
+    points = {point_id(ids[h.filename], h.chunk_index): h for h in hybrid}
+    cosines, bm25 = index.score(STORE, dense=(list(points), dense), sparse=(list(points), sparse))
+    cosine = {h.id: max(h.score, 0.0) for h in cosines}
+    keyword = {h.id: h.score for h in bm25}
+    count, frequencies = index.frequencies(STORE, sparse.indices)
+    own = sum(idf(count, n) for n in frequencies)
+    assert len(hybrid) == len(cosine.keys() | keyword.keys())  # the corpus is smaller than the lists
+    for point, hit in points.items():
+        share = min(keyword.get(point, 0.0) / own, 1.0)
+        assert hit.score == pytest.approx((cosine[point] / max(cosine.values()) + share) / 2, abs=1e-5)
     retriever.config.fusion = "rrf"
     assert [h.score for h in retriever.search([STORE], query, max_num_results=50)] != [
         h.score for h in hybrid
     ]
+
+
+def test_the_index_counts_the_chunks_holding_each_term(corpus, tmp_path):
+    """`Index.frequencies`: the statistics behind the keyword side's IDF, kept until the store changes."""
+    retriever, ids = corpus
+    index, keywords = retriever.index, retriever.keywords
+    texts = [t for file_id in ids.values() for t in retriever.file_chunks(STORE, file_id)]
+    held = [set(keywords.document(t).indices) for t in texts]
+    terms = keywords.query("Zephyr pump gasket employees parking xylophonic").indices
+    count, frequencies = index.frequencies(STORE, terms)
+    assert count == len(texts)
+    assert frequencies == [sum(t in h for h in held) for t in terms]
+    unseen = terms.index(keywords.term("xylophonic"))
+    assert [n == 0 for n in frequencies] == [i == unseen for i in range(len(terms))]
+    (tmp_path / "new.txt").write_text("A xylophonic chime rings at noon.")
+    retriever.ingest_file(STORE, "file-new", tmp_path / "new.txt")
+    assert index.frequencies(STORE, terms) == (
+        count + 1,
+        [n + (i == unseen) for i, n in enumerate(frequencies)],
+    )
+    assert index.frequencies("vs_unknown", terms) == (0, [0] * len(terms))
 
 
 def test_the_index_answers_both_queries_of_a_batch_as_it_answers_each_alone(corpus):
@@ -96,6 +120,68 @@ def test_the_index_answers_both_queries_of_a_batch_as_it_answers_each_alone(corp
             assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-6, abs=1e-7)
         assert index.search(STORE, 20, where, dense=dense)[1] == []  # nothing asked, nothing found
     assert index.search("vs_unknown", 20, dense=dense, sparse=sparse) == ([], [])
+
+
+def test_the_index_scores_given_points_as_its_searches_do(corpus):
+    retriever, _ = corpus
+    index, query = retriever.index, "How many vacation days do employees get?"
+    dense, sparse = retriever.embedder.encode([query])[0], retriever.keywords.query(query)
+    dense_hits, keyword_hits = index.search(STORE, 50, dense=dense, sparse=sparse)
+    some, others = [h.id for h in dense_hits[::2]], [h.id for h in dense_hits[1::2]]
+    cosines, keywords = index.score(STORE, dense=(some, dense), sparse=(others, sparse))
+    assert {h.id: h.score for h in cosines} == pytest.approx(
+        {h.id: h.score for h in dense_hits if h.id in some}, rel=1e-5
+    )
+    want = {h.id: h.score for h in keyword_hits if h.id in others}  # a point without the terms: left out
+    assert {h.id: h.score for h in keywords} == pytest.approx(want, rel=1e-5)
+    assert index.score(STORE, dense=([], dense), sparse=(others, Sparse([1], [1.0]))) == ([], [])
+    assert index.score("vs_unknown", dense=(some, dense), sparse=(others, sparse)) == ([], [])
+
+
+def test_a_literal_name_beats_a_near_miss_that_only_shares_the_wording(make_retriever, backend, tmp_path):
+    """A long document holds the fact once among unrelated words; a short overview shares the
+    question's wording (what the dense side prefers) but not the office's name."""
+    retriever = make_retriever(backend)
+    long_text = (
+        FILLER * 12 + "The guest wifi password at the Lumtor office is tulip-Harbor-9921. " + FILLER * 12
+    )
+    overview = (
+        "Every office runs a guest wifi network. Guest wifi passwords change every quarter; ask the "
+        "office reception for the current guest wifi password."
+    )
+    for n, (name, text) in enumerate((("notes.txt", long_text), ("wifi.md", overview))):
+        (tmp_path / name).write_text(text)
+        retriever.ingest_file(STORE, f"file-{n}", tmp_path / name, name)
+    query = "What is the guest wifi password at the Lumtor office?"
+    assert retriever.search([STORE], query, mode="dense")[0].filename == "wifi.md"
+    (first, second) = retriever.search([STORE], query, max_num_results=2)
+    assert first.filename == "notes.txt" and "tulip-Harbor-9921" in first.text
+    assert 0 <= second.score < first.score <= 1
+
+
+def test_the_sentence_stating_the_query_beats_a_name_in_passing(make_retriever, backend, tmp_path):
+    """Two long documents name the Lumtor office: one in passing, at the start of its chunk (the part
+    the dense side reads), the other in the sentence that answers, past the part the dense side reads
+    of either chunk holding it; and an overview shares the question's wording without the name."""
+    retriever = make_retriever(backend)
+    answer = "The guest wifi password at the Lumtor office is tulip-Harbor-9921. "
+    docs = {
+        "answer.txt": FILLER * 19 + answer + FILLER * 19,
+        "passing.txt": "The Lumtor office closes its reception desk at six. " + FILLER * 38,
+        "wifi.md": "Every office runs a guest wifi network; ask reception for the guest wifi password.",
+    }
+    for n, (name, text) in enumerate(docs.items()):
+        (tmp_path / name).write_text(text)
+        retriever.ingest_file(STORE, f"file-{n}", tmp_path / name, name)
+    query = "What is the guest wifi password at the Lumtor office?"
+    assert "tulip-Harbor-9921" not in retriever.search([STORE], query, mode="dense")[0].text
+    hits = retriever.search([STORE], query, max_num_results=10)
+    held = [h for h in hits if "tulip-Harbor-9921" in h.text]
+    assert hits[: len(held)] == held and len(held) == 2  # the two chunks around the answer, first
+    assert [h.score for h in held] == pytest.approx([1.0, 1.0])  # the name, and the query around it
+    passing = next(h for h in hits if h.filename == "passing.txt")
+    assert passing.score < 0.5  # one of the two names here (wifi, Lumtor), few words of the query
+    assert all(h.score < 1 for h in hits[2:])
 
 
 def test_pdf_pages(corpus):

@@ -5,6 +5,7 @@ import re
 import time
 
 import httpx
+import openai
 import pytest
 
 from tests.support.scripted_model import Reply, ScriptedModel, text, tool_call
@@ -293,6 +294,57 @@ def test_event_handler_sees_a_search_and_its_citation(client, model, handbook):
     [[final]] = handler.args("text_done")
     assert final["value"] == value
     assert final["annotations"] == [{k: v for k, v in note.items() if k != "index"}]
+
+
+def test_file_search_ranking_options_filter_and_are_echoed(client, model):
+    ids = [client.files.create(file=(n, b.encode()), purpose="assistants").id for n, b in FACTS.items()]
+    store = client.vector_stores.create(name="ranked", file_ids=ids)
+    deadline = time.monotonic() + 120
+    while client.vector_stores.retrieve(store.id).file_counts.completed < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    ranked = {"ranker": "auto", "score_threshold": 0.6}
+    assistant = client.beta.assistants.create(
+        model="scripted-model",
+        tools=[{"type": "file_search", "file_search": {"ranking_options": ranked}}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    assert assistant.tools[0].file_search.ranking_options.model_dump() == ranked
+    steps = {}
+    for threshold in (0.0, 0.6):
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "Zephyr?"}])
+        model.push(tool_call("file_search", {"query": "launch code for project Zephyr"}), text("ok"))
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            tools=[
+                {
+                    "type": "file_search",
+                    "file_search": {"ranking_options": {**ranked, "score_threshold": threshold}},
+                }
+            ],
+        )
+        assert run.status == "completed", run.last_error
+        step = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data[0]
+        steps[threshold] = step.step_details.tool_calls[0].file_search
+    assert steps[0.6].ranking_options.model_dump() == ranked
+    assert steps[0.0].ranking_options.model_dump() == {**ranked, "score_threshold": 0.0}
+    every, kept = steps[0.0].results, steps[0.6].results
+    assert len(every) == 3 and every[0].file_name == "handbook.txt"
+    assert [r.file_id for r in kept] == [r.file_id for r in every if r.score >= 0.6]
+    assert 1 <= len(kept) < 3
+    for options, param in [
+        ({"ranker": "auto"}, "score_threshold"),
+        ({"ranker": "none", "score_threshold": 0}, "ranker"),
+        ({"ranker": "default-2024-11-15", "score_threshold": 0}, "ranker"),
+        ({"score_threshold": 0, "hybrid_search": {"embedding_weight": 1, "text_weight": 1}}, "hybrid_search"),
+    ]:
+        with pytest.raises(openai.BadRequestError) as err:
+            client.beta.assistants.create(
+                model="scripted-model",
+                tools=[{"type": "file_search", "file_search": {"ranking_options": options}}],
+            )
+        assert err.value.body["param"] == f"tools[0].file_search.ranking_options.{param}"
 
 
 def test_file_search_attachment_builds_thread_store(client, model):

@@ -336,10 +336,24 @@ def test_search_options(client, docs, corpus):
     strict = client.vector_stores.search(
         corpus.id,
         query="penguins in the cold",
-        rewrite_query=True,
         ranking_options={"ranker": "auto", "score_threshold": all_hits[0].score - 1e-6},
     ).data
     assert [h.file_id for h in strict] == [docs["penguins.txt"]]
+    for ranker in ("none", "default-2024-11-15"):
+        ranked = client.vector_stores.search(
+            corpus.id, query="penguins in the cold", ranking_options={"ranker": ranker}
+        ).data
+        assert ranked[0].file_id == docs["penguins.txt"] and all(0 <= h.score <= 1 for h in ranked)
+
+
+def test_rewrite_query(client, docs, corpus):
+    page = client.vector_stores.search(
+        corpus.id, query="How do Emperor penguins keep their eggs warm?", rewrite_query=True
+    )
+    assert page.search_query == ["Emperor penguins keep eggs warm"]
+    assert page.data[0].file_id == docs["penguins.txt"]
+    plain = client.vector_stores.search(corpus.id, query=["Lava and ash?", "sourdough"])
+    assert plain.search_query == ["Lava and ash?", "sourdough"]
 
 
 def test_inline_vector_store_from_tool_resources(client, docs):
@@ -397,6 +411,11 @@ def test_errors(client, server, docs, corpus):
         ({"max_num_results": 0}, "max_num_results"),
         ({"max_num_results": 51}, "max_num_results"),
         ({"ranking_options": {"score_threshold": 2}}, "ranking_options.score_threshold"),
+        ({"ranking_options": {"ranker": "default_2024_08_21"}}, "ranking_options.ranker"),
+        (
+            {"ranking_options": {"hybrid_search": {"embedding_weight": 1, "text_weight": 1}}},
+            "ranking_options.hybrid_search",
+        ),
     ]:
         with pytest.raises(openai.BadRequestError) as err:
             client.vector_stores.search(corpus.id, query="x", **kwargs)
