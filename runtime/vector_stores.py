@@ -401,14 +401,16 @@ class VectorStores:
         score_threshold: float = 0.0,
         filters: dict | None = None,
         rescore: bool = True,
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[dict]:
         """Search live stores for the run engine: missing or expired stores are skipped.
 
         Returns `[{file_id, filename, score, text, attributes}]`, best first; marks the stores active.
-        `rescore`: False for ranker `none` (see `Retriever.search`).
+        `rescore`: False for ranker `none`; `weights`: the (embedding, text) shares of a hybrid score
+        (see `Retriever.search`).
         """
         return await self._run_search(
-            store_ids, False, query, max_num_results, score_threshold, filters, rescore
+            store_ids, False, query, max_num_results, score_threshold, filters, rescore, weights
         )
 
     async def search_store(
@@ -422,7 +424,7 @@ class VectorStores:
     ) -> list[dict]:
         """Search one store for the HTTP API: unknown is a 404, expired a 400, bad filters a 400."""
         return await self._run_search(
-            [store_id], True, query, max_num_results, score_threshold, filters, rescore
+            [store_id], True, query, max_num_results, score_threshold, filters, rescore, (1.0, 1.0)
         )
 
     async def _run_search(self, *args) -> list[dict]:
@@ -432,7 +434,7 @@ class VectorStores:
         return await loop.run_in_executor(self.retriever.search_thread, self._search, *args)
 
     def _search(
-        self, store_ids, strict, query, max_num_results, score_threshold, filters, rescore
+        self, store_ids, strict, query, max_num_results, score_threshold, filters, rescore, weights
     ) -> list[dict]:
         """Check and touch the stores, search them, keep the hits of completed files (one thread hop)."""
         live = self._touch(store_ids, strict)
@@ -446,6 +448,7 @@ class VectorStores:
                 score_threshold=score_threshold,
                 filters=filters,
                 rescore=rescore,
+                weights=weights,
             )
         except FilterError as exc:
             raise InvalidRequest(f"Invalid 'filters': {exc}", param="filters") from exc

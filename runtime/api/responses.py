@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from runtime.api.deps import StoreDep
 from runtime.api.items import InputItem, items_in
@@ -39,6 +39,12 @@ class FunctionToolParam(Body):
 class HybridSearch(Body):
     embedding_weight: float = Field(ge=0)
     text_weight: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> "HybridSearch":
+        if self.embedding_weight + self.text_weight <= 0:
+            raise ValueError("embedding_weight and text_weight cannot both be 0")
+        return self
 
 
 class RankingOptions(Body):

@@ -95,12 +95,16 @@ class ToolRunner:
         """Search the vector stores of `settings` (a `SearchSettings`)."""
         hits = []
         if settings.vector_store_ids and query:
+            ranking = settings.ranking_options
+            hybrid = ranking.get("hybrid_search") or {}
             hits = await self.engine.vector_stores.search(
                 settings.vector_store_ids,
                 query,
                 max_num_results=settings.max_num_results,
                 score_threshold=settings.score_threshold,
                 filters=settings.filters,
+                rescore=ranking.get("ranker") != "none",
+                weights=(hybrid.get("embedding_weight", 1.0), hybrid.get("text_weight", 1.0)),
             )
         return SearchResult(query, settings.ranking_options, hits)
 

@@ -406,3 +406,34 @@ def test_errors_on_stored_responses(client, server, model):
         json={"model": "m", "input": [{"type": "function_call_output", "call_id": "call_x", "output": "1"}]},
     )
     assert stray.status_code == 400 and "call_x" in stray.json()["error"]["message"]
+
+
+def test_hybrid_search_weights_reach_the_ranking(client, model, documents):
+    store_id, _ = documents
+    scores = {}  # a query of common words: no name decides first, the weighted sides rank
+    for weights in ((1, 0), (0, 1)):
+        model.push(tool_call("file_search", {"query": "what soup is on the menu"}), text("ok"))
+        ranking = {"hybrid_search": {"embedding_weight": weights[0], "text_weight": weights[1]}}
+        done = client.responses.create(
+            model="scripted-model",
+            input="soup?",
+            tools=[{"type": "file_search", "vector_store_ids": [store_id], "ranking_options": ranking}],
+            include=["file_search_call.results"],
+        )
+        assert done.tools[0].ranking_options.hybrid_search.embedding_weight == weights[0]
+        scores[weights] = [round(r.score, 6) for r in done.output[0].results]
+    assert scores[(1, 0)] and scores[(0, 1)] and scores[(1, 0)] != scores[(0, 1)]
+
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(
+            model="scripted-model",
+            input="soup?",
+            tools=[
+                {
+                    "type": "file_search",
+                    "vector_store_ids": [store_id],
+                    "ranking_options": {"hybrid_search": {"embedding_weight": 0, "text_weight": 0}},
+                }
+            ],
+        )
+    assert err.value.body["param"] == "tools[0].ranking_options.hybrid_search"
