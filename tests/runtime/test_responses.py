@@ -4,7 +4,6 @@ with citations, limits, truncation, structured output, an assistant as prompt, c
 OpenAI's errors for bad requests."""
 
 import json
-import os
 import re
 import time
 
@@ -12,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from tests.runtime.conftest import database_env
 from tests.support.scripted_model import Reply, ScriptedModel, error, text, tool_call, usage_of
 from tests.support.server import Server
 
@@ -35,13 +35,7 @@ def model():
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, model, tmp_path_factory):
     env = {"ASSISTD_MODEL_BASE_URL": model.base_url, "ASSISTD_MODEL_CONTEXT_TOKENS": "3000"}
-    if request.param == "postgresql":
-        url = os.environ.get("ASSISTD_TEST_POSTGRES_URL")
-        if not url:
-            if os.environ.get("CI"):
-                pytest.fail("CI needs ASSISTD_TEST_POSTGRES_URL (scripts/test starts PostgreSQL)")
-            pytest.skip("ASSISTD_TEST_POSTGRES_URL is not set")
-        env["ASSISTD_DATABASE_URL"] = url
+    env.update(database_env(request.param))
     with Server(tmp_path_factory.mktemp("responses") / "data", env=env) as srv:
         yield srv
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from openai import OpenAI
 
 
@@ -110,3 +111,15 @@ class Server:
         self.stop()
         while self._clients:
             self._clients.pop().close()
+
+
+def database_env(database: str) -> dict[str, str]:
+    """The server settings for `database` ("sqlite", the default, or "postgresql")."""
+    if database != "postgresql":
+        return {}
+    url = os.environ.get("ASSISTD_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs ASSISTD_TEST_POSTGRES_URL (scripts/test starts PostgreSQL)")
+        pytest.skip("ASSISTD_TEST_POSTGRES_URL is not set")
+    return {"ASSISTD_DATABASE_URL": url}
