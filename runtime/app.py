@@ -9,6 +9,7 @@ from runtime.api import include_v1
 from runtime.api.json_body import JSONBodyMiddleware
 from runtime.auth import APIKeyMiddleware
 from runtime.code_sandbox import CodeSandbox
+from runtime.containers import Containers
 from runtime.errors import install_handlers
 from runtime.model_client import ModelClient
 from runtime.playground import mount_playground
@@ -41,12 +42,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = app.state.engine = RunEngine(settings, app.state.store, model, vector_stores, sandbox)
         app.state.on_thread_deleted.append(engine.thread_deleted)
         await engine.start()
-        responses = app.state.responses = Responses(engine)
+        containers = app.state.containers = Containers(settings, app.state.store, sandbox)
+        await containers.start()
+        responses = app.state.responses = Responses(engine, containers)
         await responses.start()
         try:
             yield
         finally:
             await responses.close()
+            await containers.close()
             await engine.close()
             await sandbox.close()
             await model.aclose()

@@ -2,6 +2,7 @@
 starts the session pool on first use, and tracks which uploaded files sit in each thread's /mnt/data."""
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -64,6 +65,29 @@ class CodeSandbox:
             self._placed.pop(thread_id, None)
         return result
 
+    async def open(self, key: str, memory_bytes: int | None = None) -> None:
+        """Start the session of `key` now, for a container: with its own memory limit if given,
+        never ended for idleness (the container's own expiry ends it)."""
+        pool = await self._get_pool()
+        limits = None
+        if memory_bytes is not None:
+            limits = dataclasses.replace(pool.config.limits, memory_bytes=memory_bytes)
+        await self._call("open", key, limits, expire_idle=False)
+
+    def is_open(self, key: str) -> bool:
+        return self._pool is not None and self._pool.has_session(key)
+
+    async def put(self, key: str, filename: str, data: bytes) -> str:
+        """Write a file into the session's /mnt/data (a free name beside a taken one); its path."""
+        return await self._call("put_file", key, filename, data)
+
+    async def files(self, key: str) -> dict[str, int]:
+        """The session's /mnt/data: path -> size in bytes."""
+        return await self._call("list_files", key)
+
+    async def remove_file(self, key: str, path: str) -> None:
+        await self._call("remove_file", key, path)
+
     def warm_up(self) -> None:
         """Start building the image and the warm pool now, so the first run does not wait."""
         if self._starting is None:
@@ -81,7 +105,7 @@ class CodeSandbox:
             self._placed.pop(thread_id, None)
         placed = self._placed.setdefault(thread_id, {})
         if file_id not in placed:
-            placed[file_id] = await self._call("put_file", thread_id, filename, path.read_bytes())
+            placed[file_id] = await self.put(thread_id, filename, path.read_bytes())
         return placed[file_id]
 
     async def read(self, thread_id: str, path: str) -> bytes | None:

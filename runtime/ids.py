@@ -24,6 +24,8 @@ PREFIXES = {
     "function_call_output": "fco_",
     "file_search_call": "fs_",
     "code_interpreter_call": "ci_",
+    "container": "cntr_",
+    "container.file": "cfile_",
 }
 
 

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     sandbox_prewarm: bool = True
     embedding_model: str | None = None
     qdrant_url: str | None = None
+    container_minute_seconds: float = 60.0  # how long a container's expiry "minute" lasts (tests shorten it)
+    container_max_memory_bytes: int | None = None  # the largest container memory_limit given; None: host RAM
 
     @property
     def db_url(self) -> str:

@@ -303,6 +303,9 @@ class DockerKernel(Kernel):
     async def read_file(self, path: str) -> bytes:
         return await asyncio.to_thread(self.data.read, path)
 
+    async def remove_file(self, path: str) -> None:
+        await asyncio.to_thread(self.data.remove, path)
+
     async def files(self) -> dict[str, tuple[int, int]]:
         return self.data.files()  # a few calls on a tmpfs: cheaper inline than through a thread
 

@@ -85,6 +85,17 @@ class MountedDir:
         finally:
             os.close(fd)
 
+    def remove(self, path: str) -> None:
+        """Delete the regular file `path` (relative); a link or anything else reads as missing."""
+        *dirs, last = path.split("/")
+        fd = self._open("/".join(dirs), DIRECTORY) if dirs else os.dup(self.fd)
+        try:
+            if not stat.S_ISREG(os.stat(last, dir_fd=fd, follow_symlinks=False).st_mode):
+                raise FileNotFoundError(errno.ENOENT, "not a regular file", path)
+            os.unlink(last, dir_fd=fd)
+        finally:
+            os.close(fd)
+
     def files(self) -> dict[str, tuple[int, int]]:
         """Every regular file up to `MAX_DEPTH` directories down: relative path -> (mtime in ns, size)."""
         out: dict[str, tuple[int, int]] = {}

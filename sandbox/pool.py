@@ -8,7 +8,7 @@ import logging
 import os
 import time
 
-from sandbox.config import SandboxConfig
+from sandbox.config import Limits, SandboxConfig
 from sandbox.docker_provider import DockerProvider
 from sandbox.errors import SandboxUnavailable, SessionLimitError
 from sandbox.execution import Execution
@@ -68,6 +68,11 @@ class SessionPool:
         return self._warm.pop(0) if self._warm else await self._new_kernel()
 
     async def _session(self, key: str) -> Session:
+        return self._sessions.get(key) or await self.open(key)
+
+    async def open(self, key: str, limits: Limits | None = None, expire_idle: bool = True) -> Session:
+        """The session of `key`, started if needed: with the pool's limits a warm kernel serves it,
+        other `limits` start a kernel of their own. A session not `expire_idle` ends only when closed."""
         session = self._sessions.get(key)
         if session is not None:
             return session
@@ -81,9 +86,13 @@ class SessionPool:
                     f"{len(self._sessions)} code sessions are live, the maximum; raise "
                     "ASSISTD_SANDBOX_MAX_SESSIONS to allow more, or wait for idle ones to expire."
                 )
-            kernel = await self._take_kernel()
-            self._refill()
-            session = self._sessions[key] = Session(kernel, self.config, self._turns)
+            if limits is None or limits == self.config.limits:
+                kernel = await self._take_kernel()
+                self._refill()
+            else:
+                kernel = await self.provider.start(limits)
+            session = Session(kernel, self.config, self._turns, expire_idle)
+            self._sessions[key] = session
             return session
 
     def has_session(self, key: str) -> bool:
@@ -105,9 +114,13 @@ class SessionPool:
         session = await self._session(key)
         return await session.read_file(path)
 
-    async def list_files(self, key: str) -> list[str]:
+    async def list_files(self, key: str) -> dict[str, int]:
         session = await self._session(key)
         return await session.list_files()
+
+    async def remove_file(self, key: str, path: str) -> None:
+        session = await self._session(key)
+        await session.remove_file(path)
 
     async def interrupt(self, key: str) -> None:
         session = self._sessions.get(key)
@@ -128,7 +141,11 @@ class SessionPool:
             await asyncio.sleep(period)
             now = time.monotonic()
             for key, session in list(self._sessions.items()):
-                if not session.busy and now - session.last_used > self.config.idle_timeout:
+                if (
+                    session.expire_idle
+                    and not session.busy
+                    and now - session.last_used > self.config.idle_timeout
+                ):
                     log.info("sandbox session %s idle for %.0f s: removed", key, now - session.last_used)
                     await self.close_session(key)
 

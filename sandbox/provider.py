@@ -60,6 +60,9 @@ class Kernel(abc.ABC):
     async def read_file(self, path: str) -> bytes: ...
 
     @abc.abstractmethod
+    async def remove_file(self, path: str) -> None: ...
+
+    @abc.abstractmethod
     async def files(self) -> dict[str, tuple[int, int]]:
         """Every regular file under /mnt/data: relative path -> (mtime in ns, size)."""
 

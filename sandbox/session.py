@@ -30,8 +30,9 @@ def inside_data(path: str) -> str:
 
 
 class Session:
-    def __init__(self, kernel: Kernel, config: SandboxConfig, turns: Turns):
+    def __init__(self, kernel: Kernel, config: SandboxConfig, turns: Turns, expire_idle: bool = True):
         self.kernel, self.config, self.turns = kernel, config, turns
+        self.expire_idle = expire_idle  # else its owner decides when it ends
         self.lock = asyncio.Lock()
         self.last_used = time.monotonic()
         self.busy = False
@@ -62,8 +63,13 @@ class Session:
     async def read_file(self, path: str) -> bytes:
         return await self.kernel.read_file(inside_data(path))
 
-    async def list_files(self) -> list[str]:
-        return sorted(str(DATA / path) for path in await self.kernel.files())
+    async def list_files(self) -> dict[str, int]:
+        """Every file in /mnt/data: its path -> its size in bytes, by path."""
+        found = await self.kernel.files()
+        return {str(DATA / path): found[path][1] for path in sorted(found)}
+
+    async def remove_file(self, path: str) -> None:
+        await self.kernel.remove_file(inside_data(path))
 
     # Execution
 

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from runtime.api import (
     assistants,
+    container_files,
+    containers,
     conversations,
     files,
     messages,
@@ -33,5 +35,7 @@ def include_v1(app: FastAPI) -> None:
         vector_store_files,
         responses,
         conversations,
+        containers,
+        container_files,
     ):
         app.include_router(module.router, prefix="/v1")

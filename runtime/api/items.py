@@ -121,6 +121,25 @@ class FileSearchCallItem(Body):
     results: list[FileSearchResultItem] | None = None
 
 
+class CodeOutputLogs(Body):
+    type: Literal["logs"]
+    logs: str
+
+
+class CodeOutputImage(Body):
+    type: Literal["image"]
+    url: str
+
+
+class CodeInterpreterCallItem(Body):
+    type: Literal["code_interpreter_call"]
+    id: str
+    container_id: str
+    code: str | None
+    status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"]
+    outputs: list[Annotated[CodeOutputLogs | CodeOutputImage, Field(discriminator="type")]] | None = None
+
+
 def _item_kind(value: Any) -> str | None:
     kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", None)
     return kind or "message"
@@ -130,7 +149,8 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
-    | Annotated[FileSearchCallItem, Tag("file_search_call")],
+    | Annotated[FileSearchCallItem, Tag("file_search_call")]
+    | Annotated[CodeInterpreterCallItem, Tag("code_interpreter_call")],
     Discriminator(_item_kind),
 ]
 

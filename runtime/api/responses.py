@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field, field_validator, model_validator
 
+from runtime.api.containers import MemoryLimit, NetworkPolicy, check_network_policy
 from runtime.api.deps import StoreDep
 from runtime.api.items import InputItem, items_in
 from runtime.api.pagination import Paging, page
@@ -61,7 +62,21 @@ class FileSearchToolParam(Body):
     filters: Filter | None = None
 
 
-Tool = Annotated[FunctionToolParam | FileSearchToolParam, Field(discriminator="type")]
+class AutoContainerParam(Body):
+    type: Literal["auto"]
+    file_ids: Annotated[list[str], Field(max_length=50)] | None = None
+    memory_limit: MemoryLimit | None = None
+    network_policy: NetworkPolicy | None = None
+
+
+class CodeInterpreterToolParam(Body):
+    type: Literal["code_interpreter"]
+    container: str | AutoContainerParam
+
+
+Tool = Annotated[
+    FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam, Field(discriminator="type")
+]
 
 
 class TextFormatText(Body):
@@ -91,8 +106,8 @@ class ToolChoiceFunction(Body):
     name: str
 
 
-class ToolChoiceFileSearch(Body):
-    type: Literal["file_search"]
+class ToolChoiceBuiltin(Body):
+    type: Literal["file_search", "code_interpreter"]
 
 
 class ConversationRef(Body):
@@ -121,7 +136,7 @@ class ResponseCreate(Body):
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     tools: Annotated[list[Tool], Field(max_length=128)] | None = None
-    tool_choice: Literal["none", "auto", "required"] | ToolChoiceFunction | ToolChoiceFileSearch | None = None
+    tool_choice: Literal["none", "auto", "required"] | ToolChoiceFunction | ToolChoiceBuiltin | None = None
     parallel_tool_calls: bool | None = None
     max_output_tokens: int | None = Field(None, ge=16)
     max_tool_calls: int | None = Field(None, ge=0)
@@ -165,7 +180,10 @@ def _check_include(include: list[str] | None) -> list[str]:
 
 @router.post("/responses")
 async def create_response(body: ResponseCreate, request: Request):
-    started = _responses(request).create(body.request())
+    for index, tool in enumerate(body.tools or []):
+        if isinstance(tool, CodeInterpreterToolParam) and not isinstance(tool.container, str):
+            check_network_policy(tool.container.network_policy, f"tools[{index}].container.network_policy")
+    started = await _responses(request).create(body.request(), str(request.base_url).rstrip("/"))
     if body.stream:
         return StreamingResponse(started.events(), media_type="text/event-stream")
     return await started.result()

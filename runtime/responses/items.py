@@ -5,7 +5,8 @@ chat messages the model reads.
 Function calls become an assistant message's `tool_calls` (calls that follow an answer join its
 message) and their outputs `tool` messages; a file search call given back becomes a call of the
 `file_search` tool with its results as plain passages (no citation markers: those belong to the
-response that searched); system and developer messages become system messages.
+response that searched), a code interpreter call a call of the python tool with its logs; system
+and developer messages become system messages.
 """
 
 import json
@@ -19,6 +20,7 @@ ITEM_IDS = {
     "function_call": "function_call",
     "function_call_output": "function_call_output",
     "file_search_call": "file_search_call",
+    "code_interpreter_call": "code_interpreter_call",
 }
 
 
@@ -95,6 +97,12 @@ def chat_messages(items: list[dict], read_file: Callable[[str], tuple[bytes, str
             query = " ".join(item.get("queries") or [])
             add_call(_call(item["id"], prompt.SEARCH_TOOL, json.dumps({"query": query})))
             out.append({"role": "tool", "tool_call_id": item["id"], "content": search_passages(item)})
+        elif kind == "code_interpreter_call":
+            add_call(_call(item["id"], prompt.CODE_TOOL, json.dumps({"code": item.get("code") or ""})))
+            logs = [o["logs"] for o in item.get("outputs") or [] if o["type"] == "logs"]
+            out.append(
+                {"role": "tool", "tool_call_id": item["id"], "content": "\n".join(logs) or "[no output]"}
+            )
     return out
 
 

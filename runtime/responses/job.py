@@ -1,14 +1,17 @@
 """A response as the run loop sees it (the `Job` of runtime/runs/job.py): its model options and
 limits from the request, its tools (the client's functions, file_search over the tool's vector
-stores), and its prompt: the instructions, then the items before it (earlier responses or the
-conversation) and its input, as chat messages.
+stores, python in its container: runtime/containers.py), and its prompt: the instructions, then
+the items before it (earlier responses or the conversation) and its input, as chat messages.
 
 A response runs its loop in one pass (function calls end it; the client answers in a new response),
 so its transcript lives only as long as the pass."""
 
+from runtime.errors import APIError
 from runtime.files import read_file
 from runtime.responses.items import chat_messages
 from runtime.runs.job import JobSettings, JobTools, SearchSettings
+from runtime.runs.loop import Failed
+from runtime.runs.tools import CodeResult
 from runtime.runs.transcript import new_transcript
 
 
@@ -30,7 +33,9 @@ def _response_format(text: dict) -> dict | None:
 def job_tools(tools: list[dict]) -> JobTools:
     out = JobTools()
     for tool in tools:
-        if tool["type"] == "function":
+        if tool["type"] == "code_interpreter":
+            out.code = True
+        elif tool["type"] == "function":
             out.functions.append({k: tool[k] for k in ("name", "description", "parameters", "strict")})
         else:
             out.search = SearchSettings(
@@ -40,9 +45,13 @@ def job_tools(tools: list[dict]) -> JobTools:
 
 
 class ResponseJob:
-    def __init__(self, engine, response: dict, items: list[dict]):
+    def __init__(self, engine, containers, response: dict, items: list[dict]):
         self.id = response["id"]
-        self.code_session = response["id"]
+        self.engine, self.containers = engine, containers
+        self.container_id = response.get("_container_id")
+        code_tool = next((t for t in response["tools"] if t["type"] == "code_interpreter"), None)
+        container = code_tool["container"] if code_tool else None
+        self._code_file_ids = container.get("file_ids", []) if isinstance(container, dict) else []
         self.transcript = new_transcript(self.id, {})
         sent = response["_sent"]
         self.settings = JobSettings(
@@ -66,13 +75,33 @@ class ResponseJob:
         """Nothing to keep: the pass ends with the response."""
 
     async def prepare(self) -> None:
-        """The tools need nothing before the first model call."""
+        """The container's kernel runs, holding the `auto` tool's files, before the first model call."""
+        if self.container_id is None:
+            return
+        files = [self.engine.store.get("file", file_id) for file_id in self._code_file_ids]
+        try:
+            await self.containers.ensure(self.containers.usable(self.container_id))
+            await self.containers.provide(self.container_id, [f for f in files if f is not None])
+        except APIError as exc:
+            raise Failed("server_error", exc.message) from exc
 
     def instructions(self, code_offered: bool) -> str:
-        return self._instructions
+        files = self.containers.user_files(self.container_id) if code_offered else []
+        if not files:
+            return self._instructions
+        listing = "\n".join(f"- {f['path']}" for f in files)
+        return f"{self._instructions}\n\nFiles available to the python tool:\n{listing}"
 
     def history(self) -> list[dict]:
         return self._history
 
-    def code_files(self) -> list[dict]:
-        return []
+    async def run_code(self, code: str) -> CodeResult:
+        """Run in the container; what the code wrote becomes container files, and it was active now."""
+        result = await self.engine.tools.run_code(self.container_id, [], code)
+        await self.containers.sync(self.container_id)
+        self.containers.touch(self.container_id)
+        return result
+
+    async def export_file(self, path: str) -> str | None:
+        found = await self.containers.file_for_path(self.container_id, path)
+        return found["id"] if found else None

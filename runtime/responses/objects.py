@@ -4,14 +4,16 @@ and how they leave the server.
 A response is stored whole as one document; its input items are stored beside it (kind
 `response.item`, parent the response). Keys starting with `_` are the server's own (what the request
 asked of the model, which fields it included) and never leave. File search results stay in the
-stored items; they leave only when `include` asks for `file_search_call.results`."""
+stored items; they leave only when `include` asks for `file_search_call.results`, and so do code
+interpreter outputs (logs, images) for `code_interpreter_call.outputs`."""
 
 from runtime.ids import now
 
 RESPONSE = "response"
 INPUT_ITEM = "response.item"
 SEARCH_RESULTS = "file_search_call.results"
-INCLUDABLE = (SEARCH_RESULTS,)  # what `include` may ask for
+CODE_OUTPUTS = "code_interpreter_call.outputs"
+INCLUDABLE = (SEARCH_RESULTS, CODE_OUTPUTS)  # what `include` may ask for
 TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
 
 
@@ -29,6 +31,8 @@ def usage_out(total: dict) -> dict:
 def item_out(item: dict, include: list[str]) -> dict:
     if item["type"] == "file_search_call" and SEARCH_RESULTS not in include:
         return {**item, "results": None}
+    if item["type"] == "code_interpreter_call" and CODE_OUTPUTS not in include:
+        return {**item, "outputs": None}
     return item
 
 

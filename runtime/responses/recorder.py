@@ -17,34 +17,39 @@ on the stream of the response's id. A stored response is saved when it is create
 ends; one made in a conversation appends its input and output items to it as it ends (before the
 final event, so a client that reads the conversation next finds them).
 
-Code interpreter (the Containers issue plugs in here): a python call becomes a
-`code_interpreter_call` item `{id: ci_..., status, container_id, code, outputs}` with `container_id`
-the sandbox session (`Job.code_session`). `tool_call_started` adds it (`status: in_progress`,
+A python call is a `code_interpreter_call` item `{id: ci_..., status, container_id, code, outputs}`
+in the response's container (runtime/containers.py). `tool_call_started` adds it (`status: in_progress`,
 `code: ""`, `outputs: null`) and emits `response.code_interpreter_call.in_progress`;
 `tool_input_added` emits `response.code_interpreter_call_code.delta`; `tool_input_done` emits
 `response.code_interpreter_call_code.done` (the whole code); `tool_call_running` sets `status:
 interpreting` and emits `response.code_interpreter_call.interpreting`; `tool_call_finished` sets
 the `CodeResult` as `outputs` (`{type: logs, logs}` and `{type: image, url}` for each image, the
-url pointing at the stored file's content) when `include` asks for `code_interpreter_call.outputs`,
-`status: completed`, and emits `response.code_interpreter_call.completed` then `output_item.done`.
+url the stored image file's content at the address the client used; they leave only when `include`
+asks for `code_interpreter_call.outputs`), `status: completed`, and emits
+`response.code_interpreter_call.completed` then `output_item.done`.
 Images never open the answer (`message_started` ignores them); links to `sandbox:/mnt/data/NAME`
-become `container_file_citation` annotations `{container_id, file_id, filename, start_index,
-end_index}` on the text, which keeps them.
+become `container_file_citation` annotations `{container_id, file_id (the container file),
+filename, start_index, end_index}` on the text, which keeps them.
 """
+
+import posixpath
 
 from runtime.ids import new_id, now
 from runtime.responses import conversations
 from runtime.responses.objects import RESPONSE, item_out, response_out, usage_out
 from runtime.runs.events import Event, EventHub
-from runtime.runs.tools import SearchResult
+from runtime.runs.tools import CodeResult, SearchResult
 from runtime.store import Store
 
 
 class ResponseRecorder:
     """Builds and announces one response."""
 
-    def __init__(self, store: Store, hub: EventHub, response: dict, input_items: list[dict]):
+    def __init__(
+        self, store: Store, hub: EventHub, response: dict, input_items: list[dict], base_url: str = ""
+    ):
         self.store, self.hub, self.response = store, hub, response
+        self.base_url = base_url  # the server's address as the client reached it, for image urls
         self.input_items = input_items
         self.include = response["_include"]
         self._seq = 0
@@ -126,7 +131,7 @@ class ResponseRecorder:
         if self._message is not None:
             self.message_finished(status)
         for index, item in enumerate(self.response["output"]):
-            if item["status"] in ("in_progress", "searching"):
+            if item["status"] in ("in_progress", "searching", "interpreting"):
                 item["status"] = "incomplete"
                 self._item_done(index)
 
@@ -170,7 +175,16 @@ class ResponseRecorder:
                 )
                 at = last
             else:
-                notes.append({"type": "file_path", "file_id": note["file_path"]["file_id"], "index": index})
+                notes.append(
+                    {
+                        "type": "container_file_citation",
+                        "container_id": self.response["_container_id"],
+                        "file_id": note["file_path"]["file_id"],
+                        "filename": posixpath.basename(note["text"]),
+                        "start_index": index,
+                        "end_index": index + last - first,
+                    }
+                )
                 at = first
         kept += text[at:]
         message["seen"] += len(text)
@@ -208,6 +222,18 @@ class ResponseRecorder:
             index = self._add_item(item)
             self.emit("response.file_search_call.in_progress", {"output_index": index, "item_id": item["id"]})
             return index
+        if kind == "code_interpreter":
+            item = {
+                "id": new_id("code_interpreter_call"),
+                "type": "code_interpreter_call",
+                "status": "in_progress",
+                "container_id": self.response["_container_id"],
+                "code": "",
+                "outputs": None,
+            }
+            index = self._add_item(item)
+            self._code_event(".in_progress", index)
+            return index
         item = {
             "id": new_id("function_call"),
             "type": "function_call",
@@ -218,8 +244,18 @@ class ResponseRecorder:
         }
         return self._add_item(item)
 
+    def _code_event(self, name: str, index: int, **data) -> None:
+        item_id = self.response["output"][index]["id"]
+        self.emit(
+            f"response.code_interpreter_call{name}", {"output_index": index, "item_id": item_id, **data}
+        )
+
     def tool_input_added(self, index: int, text: str) -> None:
         item = self.response["output"][index]
+        if item["type"] == "code_interpreter_call":
+            item["code"] += text
+            self._code_event("_code.delta", index, delta=text)
+            return
         item["arguments"] += text
         self.emit(
             "response.function_call_arguments.delta",
@@ -228,6 +264,8 @@ class ResponseRecorder:
 
     def tool_input_done(self, index: int, arguments: str) -> None:
         item = self.response["output"][index]
+        if item["type"] == "code_interpreter_call":
+            self._code_event("_code.done", index, code=item["code"])
         if item["type"] != "function_call":
             return
         item.update(arguments=arguments, status="completed")
@@ -239,13 +277,27 @@ class ResponseRecorder:
 
     def tool_call_running(self, index: int, tool_input: str) -> None:
         item = self.response["output"][index]
+        if item["type"] == "code_interpreter_call":
+            item["status"] = "interpreting"
+            self._code_event(".interpreting", index)
+            return
         item.update(queries=[tool_input], status="searching")
         self.emit("response.file_search_call.searching", {"output_index": index, "item_id": item["id"]})
 
-    def tool_call_finished(self, index: int, result: SearchResult | None) -> None:
+    def tool_call_finished(self, index: int, result: CodeResult | SearchResult | None) -> None:
+        item = self.response["output"][index]
+        if isinstance(result, CodeResult):
+            outputs = [{"type": "logs", "logs": result.logs}] if result.logs else []
+            outputs += [
+                {"type": "image", "url": f"{self.base_url}/v1/files/{file_id}/content"}
+                for file_id in result.image_file_ids
+            ]
+            item.update(status="completed", outputs=outputs)
+            self._code_event(".completed", index)
+            self._item_done(index)
+            return
         if not isinstance(result, SearchResult):
             return  # a function call that named no tool: its item is done already
-        item = self.response["output"][index]
         item.update(
             status="completed",
             results=[

@@ -8,12 +8,14 @@ its history, so a job queue can take it over.
 
 An assistant can stand for a stored configuration: `prompt: {"id": "asst_..."}` gives the response
 the assistant's model, instructions (with `{{name}}` replaced by the prompt's string `variables`),
-tools (its function tools, and file_search over its vector stores), temperature, top_p and
+tools (its function tools, file_search over its vector stores, code_interpreter in an `auto`
+container given its code interpreter files), temperature, top_p and
 response format; fields of the request take precedence."""
 
 import asyncio
 import logging
 
+from runtime.containers import CONTAINER
 from runtime.errors import InvalidRequest, NotFound, not_found
 from runtime.ids import new_id
 from runtime.responses import conversations
@@ -56,10 +58,10 @@ def _from_assistant(tx: Tx, prompt: dict) -> dict:
                 }
             )
         else:
-            raise InvalidRequest(
-                f"Assistant '{assistant['id']}' has a '{tool['type']}' tool; responses do not offer it yet.",
-                param="prompt.id",
+            file_ids = ((assistant.get("tool_resources") or {}).get("code_interpreter") or {}).get(
+                "file_ids", []
             )
+            tools.append({"type": "code_interpreter", "container": {"type": "auto", "file_ids": file_ids}})
     fields = {
         "model": assistant["model"],
         "instructions": instructions or None,
@@ -75,9 +77,29 @@ def _from_assistant(tx: Tx, prompt: dict) -> dict:
     return fields
 
 
-def _tools_out(tx: Tx, tools: list[dict]) -> list[dict]:
+def _code_tool_out(tx: Tx, containers, tool: dict, param: str) -> dict:
+    """A code_interpreter tool checked: its container running, or its `auto` files found."""
+    container = tool["container"]
+    if isinstance(container, str):
+        containers.usable(container, param=f"{param}.container")
+        return {"type": "code_interpreter", "container": container}
+    file_ids = container.get("file_ids") or []
+    for index, file_id in enumerate(file_ids):
+        if tx.get("file", file_id) is None:
+            raise NotFound(
+                f"No file found with id '{file_id}'.", param=f"{param}.container.file_ids[{index}]"
+            )
+    containers.memory_bytes(container.get("memory_limit"), f"{param}.container.memory_limit")
+    auto = {"type": "auto", "file_ids": file_ids, "memory_limit": container.get("memory_limit")}
+    return {"type": "code_interpreter", "container": auto}
+
+
+def _tools_out(tx: Tx, containers, tools: list[dict]) -> list[dict]:
     out = []
     for index, tool in enumerate(tools):
+        if tool["type"] == "code_interpreter":
+            out.append(_code_tool_out(tx, containers, tool, f"tools[{index}]"))
+            continue
         if tool["type"] == "function":
             out.append(
                 {
@@ -104,9 +126,30 @@ def _tools_out(tx: Tx, tools: list[dict]) -> list[dict]:
                 "ranking_options": {"ranker": "auto", "score_threshold": 0.0, **ranking},
             }
         )
-    if sum(t["type"] == "file_search" for t in out) > 1:
-        raise InvalidRequest("Give at most one file_search tool.", param="tools")
+    for kind in ("file_search", "code_interpreter"):
+        if sum(t["type"] == kind for t in out) > 1:
+            raise InvalidRequest(f"Give at most one {kind} tool.", param="tools")
     return out
+
+
+def _live_container(tx: Tx, containers, previous_id: str | None, conversation_id: str | None) -> str | None:
+    """The running container an `auto` code_interpreter reuses: the newest one of the
+    previous_response_id chain, or of the conversation's code interpreter calls."""
+    found = []
+    if conversation_id:
+        items = tx.all(conversations.ITEM, conversation_id)
+        found = [i["container_id"] for i in reversed(items) if i.get("type") == "code_interpreter_call"]
+    while previous_id:
+        previous = tx.get(RESPONSE, previous_id)
+        if previous is None:
+            break
+        found.append(previous.get("_container_id"))
+        previous_id = previous.get("previous_response_id")
+    for container_id in found:
+        row = tx.get(CONTAINER, container_id) if container_id else None
+        if row is not None and row["status"] == "running":
+            return container_id
+    return None
 
 
 def _check_tool_choice(choice, tools: list[dict]):
@@ -155,8 +198,8 @@ def history(tx: Tx, previous_id: str | None, conversation_id: str | None) -> lis
 
 
 class Responses:
-    def __init__(self, engine):
-        self.engine, self.store = engine, engine.store
+    def __init__(self, engine, containers):
+        self.engine, self.store, self.containers = engine, engine.store, containers
         self._tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
@@ -202,7 +245,7 @@ class Responses:
             if conversation_id:
                 conversations.get_conversation(tx, conversation_id)
             fields["conversation"] = {"id": conversation_id} if conversation_id else None
-            fields["tools"] = _tools_out(tx, fields.get("tools") or [])
+            fields["tools"] = _tools_out(tx, self.containers, fields.get("tools") or [])
             fields["tool_choice"] = _check_tool_choice(fields.get("tool_choice"), fields["tools"])
             given = fields.pop("input", None)
             given = (
@@ -211,6 +254,7 @@ class Responses:
             input_items = [stored_item(item) for item in given or []]
             _check_files(tx, input_items)
             before = history(tx, previous_id, conversation_id)
+            container_id = _live_container(tx, self.containers, previous_id, conversation_id)
         waiting, stray = unanswered(before + input_items)
         if waiting:
             raise InvalidRequest(f"No tool output found for function call {waiting[0]}.", param="input")
@@ -224,12 +268,26 @@ class Responses:
         if body.get("store") is None:
             fields["store"] = True
         response = new_response(new_id("response"), fields, sent, body.get("include") or [])
+        response["_container_id"] = self._container(response, container_id)
         return response, input_items, before
 
-    def create(self, body: dict) -> "Started":
+    def _container(self, response: dict, live: str | None) -> str | None:
+        """The container the response's code runs in: the tool's, or for `auto` the live one it
+        reuses, else a new one (its kernel starts when the response starts)."""
+        tool = next((t for t in response["tools"] if t["type"] == "code_interpreter"), None)
+        if tool is None:
+            return None
+        if isinstance(tool["container"], str):
+            return tool["container"]
+        if live is not None:
+            return live
+        name = f"Code interpreter of {response['id']}"
+        return self.containers.new(name, tool["container"]["memory_limit"], None, "tools")["id"]
+
+    async def create(self, body: dict, base_url: str) -> "Started":
         response, input_items, before = self._build(body)
-        job = ResponseJob(self.engine, response, before + input_items)
-        recorder = ResponseRecorder(self.store, self.engine.hub, response, input_items)
+        job = ResponseJob(self.engine, self.containers, response, before + input_items)
+        recorder = ResponseRecorder(self.store, self.engine.hub, response, input_items, base_url)
         loop = RunLoop(self.engine, job, recorder)
         if response["truncation"] == "disabled":
             try:

@@ -63,7 +63,6 @@ class Job(Protocol):
     id: str
     settings: JobSettings
     tools: JobTools
-    code_session: str  # the sandbox session the python tool runs in
     transcript: dict  # the loop's own state (runtime/runs/transcript.py)
 
     def save_transcript(self) -> None: ...
@@ -77,8 +76,12 @@ class Job(Protocol):
     def history(self) -> list[dict]:
         """The chat messages before this job's own exchanges, oldest first."""
 
-    def code_files(self) -> list[dict]:
-        """The stored files the python tool finds in /mnt/data."""
+    async def run_code(self, code: str) -> CodeResult:
+        """Run a python call's code where the job's code runs (a thread's session, a container)."""
+
+    async def export_file(self, path: str) -> str | None:
+        """The id a link to `sandbox:/mnt/data/...` cites (None: no such file): a stored file for a
+        run, a container file for a response."""
 
 
 class Recorder(Protocol):

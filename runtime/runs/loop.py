@@ -224,7 +224,7 @@ class RunLoop:
         text, start = answer.text, answer.shown
         answer.shown = end
         paths = {
-            path: await self.engine.tools.export_file(self.job.code_session, path, self.transcript["exports"])
+            path: await self.job.export_file(path)
             for path, _, _ in annotations.sandbox_paths(text, start, end)
         }
         notes = annotations.citations(text, self.transcript["sources"], start, end)
@@ -332,7 +332,7 @@ class RunLoop:
         if call.kind == "code_interpreter":
             code = argument(call.arguments, "code")
             self.rec.tool_call_running(call.index, code)
-            result = await tools.run_code(self.job.code_session, self.job.code_files(), code)
+            result = await self.job.run_code(code)
             self.rec.tool_call_finished(call.index, result)
             self.transcript["images"].extend(result.image_file_ids)
             return result.model_text

@@ -8,6 +8,7 @@ the first model call; files attached for code_interpreter join the assistant's a
 from runtime.files import read_file
 from runtime.runs import prompt
 from runtime.runs.job import JobSettings, JobTools, SearchSettings
+from runtime.runs.tools import CodeResult
 from runtime.runs.transcript import TRANSCRIPT, new_transcript
 
 
@@ -93,6 +94,12 @@ class RunJob:
         ids += self._attached("code_interpreter")
         files = [self.store.get("file", file_id) for file_id in dict.fromkeys(ids)]
         return [f for f in files if f is not None]
+
+    async def run_code(self, code: str) -> CodeResult:
+        return await self.engine.tools.run_code(self.code_session, self.code_files(), code)
+
+    async def export_file(self, path: str) -> str | None:
+        return await self.engine.tools.export_file(self.code_session, path, self.transcript["exports"])
 
     async def prepare(self) -> None:
         """Files attached for file_search go into the thread's own vector store before the model runs."""

@@ -73,3 +73,7 @@ def test_code_run_with_image(server, docker_client):
 
 def test_responses(server):
     run_node(server, "responses.test.mjs")
+
+
+def test_containers_and_code_interpreter(server, docker_client):
+    run_node(server, "containers.test.mjs")

@@ -1,7 +1,8 @@
 """OpenAI's Agents SDK (`openai-agents`) pointed at assistd's `/v1/responses`: an agent with a
 function tool and a `FileSearchTool` answers through `Runner.run` (the SDK replays the whole input
 each turn), through `Runner.run` chaining turns with `previous_response_id` and in a conversation,
-and through `Runner.run_streamed`, all driven by the scripted model."""
+and through `Runner.run_streamed`, and an agent with a `CodeInterpreterTool` running code in an `auto`
+container, all driven by the scripted model."""
 
 import asyncio
 import time
@@ -9,6 +10,7 @@ import time
 import pytest
 from agents import (
     Agent,
+    CodeInterpreterTool,
     FileSearchTool,
     ModelSettings,
     Runner,
@@ -126,3 +128,20 @@ def test_run_streamed(agent, run):
     assert "response.function_call_arguments.delta" in raw and "response.output_text.delta" in raw
     named = [e.name for e in events if e.type == "run_item_stream_event"]
     assert named == ["tool_called", "tool_output", "message_output_created"]
+
+
+def test_code_interpreter_tool(run, client, docker_client):
+    coder = Agent(
+        name="coder",
+        model="scripted-model",
+        tools=[CodeInterpreterTool(tool_config={"type": "code_interpreter", "container": {"type": "auto"}})],
+    )
+    result = run(Runner.run(coder, "run: print(6 * 7)"))
+    assert result.final_output.startswith("Tool said: 42")
+    [call] = [item for item in result.new_items if item.type == "tool_call_item"]
+    assert call.raw_item.type == "code_interpreter_call" and call.raw_item.code == "print(6 * 7)"
+    assert client.containers.retrieve(call.raw_item.container_id).status == "running"
+    again = run(
+        Runner.run(coder, result.to_input_list() + [{"role": "user", "content": "run: print(7 * 8)"}])
+    )
+    assert again.final_output.startswith("Tool said: 56")  # the earlier call given back is accepted

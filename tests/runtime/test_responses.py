@@ -355,7 +355,7 @@ def test_conversation_collects_the_items(client, model):
         (
             {"model": "m", "input": "x", "tools": [{"type": "code_interpreter", "container": {}}]},
             400,
-            "tools[0]",
+            "tools[0].container.type",
         ),
         ({"model": "m", "input": "x", "reasoning": {"effort": "high"}}, 400, "reasoning"),
         ({"model": "m", "input": "x", "background": True}, 400, "background"),

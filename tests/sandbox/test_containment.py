@@ -213,5 +213,5 @@ def test_links_and_fifos_in_data_never_lead_the_host_out(run_pool, tmp_path):
     assert laid.error is None and laid.files == ["/mnt/data/plain.txt"]  # links and FIFOs are not files
     assert len(refused) == 4
     assert placed == "/mnt/data/upload (1).csv" and not victim.exists()
-    assert listing == ["/mnt/data/plain.txt", "/mnt/data/upload (1).csv"]
+    assert list(listing) == ["/mnt/data/plain.txt", "/mnt/data/upload (1).csv"]
     assert plain == b"plain"

@@ -124,7 +124,7 @@ def test_an_upload_larger_than_data_is_a_clear_error(run_pool):
         return str(err.value), await pool.list_files("s")
 
     message, listing = run_pool(body, data_bytes=4 * 2**20)
-    assert "ASSISTD_SANDBOX_DATA_BYTES" in message and listing == []  # nothing half-written left
+    assert "ASSISTD_SANDBOX_DATA_BYTES" in message and listing == {}  # nothing half-written left
 
 
 def test_output_flood_is_truncated(run_pool):

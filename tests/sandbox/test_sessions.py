@@ -5,6 +5,9 @@ import gc
 
 import pytest
 
+import sandbox
+from tests.support.probes import MEMORY_CODE
+
 
 def test_state_persists_within_a_session_and_not_across(run_pool):
     async def body(pool):
@@ -55,7 +58,36 @@ def test_file_in_and_file_out(run_pool):
     assert result.error is None and "'5'" in result.stdout
     assert result.files == ["/mnt/data/out.csv"]
     assert out.decode().split() == ["x,y", "1,10", "2,20"]
-    assert listing == ["/mnt/data/data (1).csv", "/mnt/data/data.csv", "/mnt/data/out.csv"]
+    assert listing == {"/mnt/data/data (1).csv": 4, "/mnt/data/data.csv": 6, "/mnt/data/out.csv": 14}
+
+
+def test_files_are_removed_without_following_links(run_pool, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+
+    async def body(pool):
+        await pool.put_file("s", "gone.txt", b"x")
+        await pool.execute("s", f"import os; os.symlink({str(victim)!r}, '/mnt/data/link')")
+        await pool.remove_file("s", "/mnt/data/gone.txt")
+        with pytest.raises(FileNotFoundError):
+            await pool.remove_file("s", "/mnt/data/link")  # a link is no file of the session's
+        with pytest.raises(PermissionError):
+            await pool.remove_file("s", "/mnt/data/../etc/passwd")
+        return await pool.list_files("s")
+
+    assert run_pool(body) == {} and victim.read_text() == "keep"
+
+
+def test_a_session_opened_with_its_own_limits_and_no_idle_expiry(run_pool):
+    async def body(pool):
+        await pool.open("kept", sandbox.Limits(memory_bytes=768 * 2**20), expire_idle=False)
+        await pool.execute("idle", "1")
+        await asyncio.sleep(3)  # past the idle timeout: the pool ends "idle" only
+        memory = await pool.execute("kept", MEMORY_CODE)
+        return pool.has_session("kept"), pool.has_session("idle"), memory.stdout.strip()
+
+    kept, idle, memory = run_pool(body, idle_timeout=1.0)
+    assert kept and not idle and int(memory) == 768 * 2**20
 
 
 def test_read_outside_data_is_refused(run_pool):
