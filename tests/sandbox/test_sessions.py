@@ -6,7 +6,6 @@ import gc
 import pytest
 
 import sandbox
-from tests.support.probes import MEMORY_CODE
 
 
 def test_state_persists_within_a_session_and_not_across(run_pool):
@@ -78,16 +77,17 @@ def test_files_are_removed_without_following_links(run_pool, tmp_path):
     assert run_pool(body) == {} and victim.read_text() == "keep"
 
 
-def test_a_session_opened_with_its_own_limits_and_no_idle_expiry(run_pool):
+def test_a_session_opened_with_its_own_limits_and_no_idle_expiry(run_pool, docker_client):
     async def body(pool):
-        await pool.open("kept", sandbox.Limits(memory_bytes=768 * 2**20), expire_idle=False)
+        kept = await pool.open("kept", sandbox.Limits(memory_bytes=768 * 2**20), expire_idle=False)
         await pool.execute("idle", "1")
         await asyncio.sleep(3)  # past the idle timeout: the pool ends "idle" only
-        memory = await pool.execute("kept", MEMORY_CODE)
-        return pool.has_session("kept"), pool.has_session("idle"), memory.stdout.strip()
+        ran = await pool.execute("kept", "print(1)")
+        memory = docker_client.containers.get(kept.kernel.name).attrs["HostConfig"]["Memory"]
+        return pool.has_session("kept"), pool.has_session("idle"), ran.stdout, memory
 
-    kept, idle, memory = run_pool(body, idle_timeout=1.0)
-    assert kept and not idle and int(memory) == 768 * 2**20
+    kept, idle, ran, memory = run_pool(body, idle_timeout=1.0)
+    assert kept and not idle and ran == "1\n" and memory == 768 * 2**20
 
 
 def test_read_outside_data_is_refused(run_pool):
