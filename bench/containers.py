@@ -42,7 +42,7 @@ def first_execution(http: httpx.Client, container_id: str) -> tuple[float, float
     with http.stream("POST", "/responses", json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
-            if line.startswith("data: "):
+            if line.startswith("data: {"):
                 seen.setdefault(json.loads(line[6:])["type"], time.perf_counter())
     if "response.completed" not in seen:
         raise RuntimeError(f"the response did not complete: {sorted(seen)}")
