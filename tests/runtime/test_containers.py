@@ -222,6 +222,22 @@ def test_memory_limit_reaches_the_kernel(client):
     assert memory_max({"type": "auto", "memory_limit": "1g"}) == 1024 * MiB
 
 
+def test_sandbox_limits_hold_in_a_container_of_its_own_size(client):
+    sized = client.containers.create(name="limits", memory_limit="1g")
+    inside = run_code(
+        client,
+        sized.id,
+        "import os, socket; s = socket.socket(); s.settimeout(2); "
+        "print(os.getuid(), s.connect_ex(('1.1.1.1', 80)) != 0)",
+    )
+    assert logs_of(inside).split() == ["1000", "True"]  # not root, no network
+    hog = run_code(client, sized.id, "x = bytearray(1536 * 2**20); x[::4096] = b'1' * len(x[::4096])")
+    assert "out of memory" in logs_of(hog)
+    assert (
+        logs_of(run_code(client, sized.id, "print('fresh')")).strip() == "fresh"
+    )  # a fresh kernel, same size
+
+
 def test_containers_do_not_see_each_other(client):
     a = client.containers.create(name="a")
     b = client.containers.create(name="b")
