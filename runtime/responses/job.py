@@ -96,7 +96,9 @@ class ResponseJob:
         return self._history
 
     async def run_code(self, code: str) -> CodeResult:
-        """Run in the container; what the code wrote becomes container files, and it was active now."""
+        """Run in the container; what the code wrote becomes container files. It is active from the
+        start (a long execution does not let it expire) to the end."""
+        self.containers.touch(self.container_id)
         result = await self.engine.tools.run_code(self.container_id, [], code)
         await self.containers.sync(self.container_id)
         self.containers.touch(self.container_id)
