@@ -41,11 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         model = ModelClient(settings.model_base_url, settings.model_api_key, timeout=settings.model_timeout)
         engine = app.state.engine = RunEngine(settings, app.state.store, model, vector_stores, sandbox)
         app.state.on_thread_deleted.append(engine.thread_deleted)
-        await engine.start()
         containers = app.state.containers = Containers(settings, app.state.store, sandbox)
-        await containers.start()
+        await containers.start(engine.work.id)
+        engine.on_worker_dead.append(containers.settle)
         responses = app.state.responses = Responses(engine, containers)
         await responses.start()
+        await engine.start()  # settles what stopped processes left, with the hooks above
         try:
             yield
         finally:

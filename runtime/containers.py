@@ -56,12 +56,18 @@ class Containers:
         self.settings, self.store, self.sandbox = settings, store, sandbox
         self._locks: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task | None = None
+        self.worker_id = ""
 
-    async def start(self) -> None:
-        """Expire what an earlier process left running (its kernels are gone), then watch for expiry."""
-        for row in self.store.all(CONTAINER, where={"status": "running"}):
-            self._expire(row)
+    async def start(self, worker_id: str) -> None:
+        """Watch for expiry; a container's kernel lives in the process that made it (`worker_id`)."""
+        self.worker_id = worker_id
         self._sweeper = asyncio.create_task(self._sweep())
+
+    def settle(self, dead: list[str]) -> None:
+        """Expire the containers of stopped processes: their kernels are gone."""
+        for row in self.store.all(CONTAINER, where={"status": "running"}):
+            if row.get("_worker") in dead:
+                self._expire(row)
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -103,6 +109,7 @@ class Containers:
             "memory_limit": memory_limit or "1g",
             "network_policy": {"type": "disabled"},
             "_memory_bytes": memory,
+            "_worker": self.worker_id,
         }
         return self.store.insert(CONTAINER, row)
 
@@ -192,7 +199,11 @@ class Containers:
             try:
                 moment = time.time()
                 for row in self.store.all(CONTAINER, where={"status": "running"}):
-                    if self._due(row, moment) and not self._lock(row["id"]).locked():
+                    if (
+                        row.get("_worker") == self.worker_id
+                        and self._due(row, moment)
+                        and not self._lock(row["id"]).locked()
+                    ):
                         log.info("container %s idle past its expiry: expired", row["id"])
                         self._expire(row)
                         await self.sandbox.close_session(row["id"])

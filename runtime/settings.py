@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     run_max_steps: int = 25
     run_expires_seconds: int = 600
+    worker: bool = True  # this process claims and drives runs (else it serves the API only)
+    lease_seconds: float = 10.0  # a process silent this long is dead: what it drove is settled
+    drain_seconds: float = 30.0  # on shutdown, how long the runs in hand may take to finish
     sandbox_prewarm: bool = True
     embedding_model: str | None = None
     qdrant_url: str | None = None

@@ -172,25 +172,26 @@ def _new_run(
         "parallel_tool_calls": True if body.parallel_tool_calls is None else body.parallel_tool_calls,
     }
     tx.insert("thread.run", run, parent=thread_id)
+    _engine(request).work.enqueue(tx, run)
     resources = tool_resources_out(tx, body.tool_resources, request.app.state.vector_store_factory)
     tx.insert(TRANSCRIPT, new_transcript(run["id"], resources), parent=run["id"])
     return run
 
 
 def _start(request: Request, run: dict, stream: bool | None, first: list[Event] = (), created: bool = True):
-    """Launch the run in the background; stream its events when asked."""
+    """Hand the queued run to the workers; stream its events when asked."""
     engine = _engine(request)
     if not stream:
-        engine.launch(run)
+        engine.submit()
         return run
-    queue = engine.hub.watch(run["id"])
+    cursor = engine.hub.watch(run["id"])
     events = [
         *first,
         *([Event("thread.run.created", run)] if created else []),
         Event("thread.run.queued", run),
     ]
-    engine.launch(run)
-    return StreamingResponse(engine.hub.stream(run["id"], queue, events), media_type="text/event-stream")
+    engine.submit()
+    return StreamingResponse(engine.hub.stream(run["id"], cursor, events), media_type="text/event-stream")
 
 
 @router.post("/threads/{thread_id}/runs")

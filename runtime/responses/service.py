@@ -203,11 +203,16 @@ class Responses:
         self._tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        """Fail the responses an earlier process left in progress."""
+        self.engine.on_worker_dead.append(self.settle)
+
+    def settle(self, dead: list[str]) -> None:
+        """Fail the responses that stopped processes left in progress."""
         for response in self.store.all(RESPONSE, where={"status": "in_progress"}):
-            ResponseRecorder(self.store, self.engine.hub, response, []).failed(
-                "server_error", "The server restarted while this response was in progress."
-            )
+            if response.get("_worker") in dead:
+                ResponseRecorder(self.store, self.engine.hub, response, []).failed(
+                    "server_error",
+                    "The server process running this response stopped or restarted while it ran.",
+                )
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -269,6 +274,7 @@ class Responses:
             fields["store"] = True
         response = new_response(new_id("response"), fields, sent, body.get("include") or [])
         response["_container_id"] = self._container(response, container_id)
+        response["_worker"] = self.engine.work.id
         return response, input_items, before
 
     def _container(self, response: dict, live: str | None) -> str | None:
@@ -294,12 +300,12 @@ class Responses:
                 loop.prompt()
             except Failed as exc:
                 raise InvalidRequest(exc.message, param="input", code=exc.code) from exc
-        queue = self.engine.hub.watch(response["id"]) if body.get("stream") else None
+        cursor = -1 if body.get("stream") else None  # a new stream: from its first event
         recorder.created()
         task = asyncio.create_task(self._drive(loop, recorder))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return Started(self.engine.hub, recorder, task, queue)
+        return Started(self.engine.hub, recorder, task, cursor)
 
     async def _drive(self, loop: RunLoop, recorder: ResponseRecorder) -> None:
         try:
@@ -334,11 +340,11 @@ class Responses:
 class Started:
     """A response that has started: its events as server-sent events, or its end."""
 
-    def __init__(self, hub, recorder: ResponseRecorder, task: asyncio.Task, queue):
-        self.hub, self.recorder, self.task, self.queue = hub, recorder, task, queue
+    def __init__(self, hub, recorder: ResponseRecorder, task: asyncio.Task, cursor: int | None):
+        self.hub, self.recorder, self.task, self.cursor = hub, recorder, task, cursor
 
     def events(self):
-        return self.hub.stream(self.recorder.response_id, self.queue)
+        return self.hub.stream(self.recorder.response_id, self.cursor)
 
     async def result(self) -> dict:
         await asyncio.wait([self.task])  # a request that goes away leaves the response running

@@ -1,13 +1,24 @@
-"""The run engine: starts runs in the background, cancels and expires them, recovers them after a
-restart, and holds what every job's loop uses (the model client, the tool runner and its sandbox and
-vector stores, the event hub)."""
+"""The run engine: claims queued runs and drives them in the background, cancels and expires them,
+settles what a stopped process left (runtime/work.py), and holds what every job's loop uses (the
+model client, the tool runner and its sandbox and vector stores, the event log).
+
+Any process may create, stream and cancel any run: creating queues it in the database; a worker
+process (`ASSISTD_WORKER`, on by default) claims it; its events go through the event log, so the
+request that streams them may be served by another process; a cancel reaches the process that
+drives the run by a NOTIFY (PostgreSQL), or by that process's next heartbeat should it be lost."""
 
 import asyncio
+import contextlib
 import logging
+import secrets
+from collections.abc import Callable
+
+from sqlalchemy import func, select
 
 from runtime.code_sandbox import CodeSandbox
 from runtime.ids import now
 from runtime.model_client import ModelClient
+from runtime.notify import Listener
 from runtime.runs import prompt
 from runtime.runs.events import EventHub
 from runtime.runs.loop import RunLoop
@@ -18,8 +29,17 @@ from runtime.runs.transcript import TRANSCRIPT
 from runtime.settings import Settings
 from runtime.store import Store
 from runtime.vector_stores import VectorStores
+from runtime.work import Work
 
 log = logging.getLogger("assistd.runs")
+
+WORK_CHANNEL = "assistd_work"  # a run was queued
+CANCEL_CHANNEL = "assistd_cancel"  # a run driven by another process is to stop (its id)
+STOPPED = "The server process running this run stopped or restarted while it ran."
+
+
+def new_worker_id() -> str:
+    return "worker_" + secrets.token_hex(8)
 
 
 class RunEngine:
@@ -35,43 +55,109 @@ class RunEngine:
         self.vector_stores = vector_stores
         self.sandbox = sandbox_provider
         self.count_tokens = prompt.count_tokens
-        self.hub = EventHub()
+        self.hub = EventHub(store)
         self.tools = ToolRunner(self)
+        self.work = Work(store, new_worker_id(), settings.worker, settings.lease_seconds)
+        self.on_worker_dead: list[Callable[[list[str]], None]] = []  # other services' settling
         self._tasks: dict[str, asyncio.Task] = {}
         self._expiring: set[str] = set()
-        self._sweeper: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._loops: list[asyncio.Task] = []
+        self._listener: Listener | None = None
 
     # Lifecycle
 
     async def start(self) -> None:
-        """Settle runs an earlier process left unfinished, then watch for expiry."""
-        for status in ("queued", "in_progress", "cancelling"):
-            for run in self.store.all("thread.run", where={"status": status}):
+        """Join the workers, settle what dead processes left (at once on SQLite, where any earlier
+        process is dead; after their lease on PostgreSQL), then claim runs and watch for expiry."""
+        self._settle(self.work.register())
+        self._loops = [asyncio.create_task(loop()) for loop in (self._heartbeats, self._claims, self._sweep)]
+        if self.work.shared:
+            self._listener = Listener(
+                self.settings.db_url,
+                {
+                    EventHub.CHANNEL: self.hub.wake,
+                    WORK_CHANNEL: lambda _: self._wake.set(),
+                    CANCEL_CHANNEL: self.cancelled_elsewhere,
+                },
+            )
+            self._listener.start()
+
+    async def close(self) -> None:
+        """Stop claiming, let the runs in hand finish for up to `ASSISTD_DRAIN_SECONDS`, then cancel
+        what is left and leave the registry."""
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.close()
+        if self._tasks:
+            log.info("draining %d runs", len(self._tasks))
+            await asyncio.wait(list(self._tasks.values()), timeout=self.settings.drain_seconds)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.work.unregister()
+
+    def submit(self) -> None:
+        """A run was queued (its claim is in the database): a worker takes it."""
+        self._wake.set()
+        self.notify(WORK_CHANNEL, "")
+
+    def notify(self, channel: str, payload: str) -> None:
+        if self.work.shared:
+            with self.store.tx() as tx:
+                tx.conn.execute(select(func.pg_notify(channel, payload)))
+
+    async def _claims(self) -> None:
+        """Take queued runs while this process is a worker: when woken, and every half second."""
+        while self.settings.worker:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.5)
+            self._wake.clear()
+            try:
+                for run_id in self.work.claim(limit=16):
+                    run = self.store.get("thread.run", run_id)
+                    if run is not None:
+                        self._tasks[run_id] = asyncio.create_task(self._drive(run))
+            except Exception:
+                log.exception("claiming runs failed")
+        await asyncio.Event().wait()
+
+    async def _heartbeats(self) -> None:
+        """Renew this process's heartbeat; settle processes whose lease lapsed; stop runs cancelled
+        elsewhere, should their notice have been lost."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                self.work.heartbeat()
+                self._settle(self.work.take_dead())
+                for run_id, task in list(self._tasks.items()):
+                    run = self.store.get("thread.run", run_id)
+                    if run is not None and run["status"] == "cancelling":
+                        task.cancel()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def _settle(self, dead: list[str]) -> None:
+        """End what dead processes held: their runs fail (or are cancelled, if that was asked)."""
+        if not dead:
+            return
+        log.warning("settling the work of stopped processes %s", dead)
+        for run_id in self.work.runs_of(dead):
+            run = self.store.get("thread.run", run_id)
+            if run is not None and run["status"] not in TERMINAL:
                 rec = RunRecorder(self.store, self.hub, run)
-                if status == "queued":
-                    self.launch(run)
-                elif status == "cancelling":
+                if run["status"] == "cancelling":
                     rec.stop_open_work("cancelled", "run_cancelled")
                     rec.set_run("cancelled")
                 else:
                     rec.stop_open_work("failed", "run_failed")
-                    rec.set_run(
-                        "failed",
-                        last_error={
-                            "code": "server_error",
-                            "message": "The server restarted while this run was in progress.",
-                        },
-                    )
-        self._sweeper = asyncio.create_task(self._sweep())
-
-    async def close(self) -> None:
-        tasks = list(self._tasks.values()) + ([self._sweeper] if self._sweeper else [])
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def launch(self, run: dict) -> None:
-        self._tasks[run["id"]] = asyncio.create_task(self._drive(run))
+                    rec.set_run("failed", last_error={"code": "server_error", "message": STOPPED})
+            self.work.finish(run_id)
+        for hook in self.on_worker_dead:
+            hook(dead)
 
     async def _drive(self, run: dict) -> None:
         rec = RunRecorder(self.store, self.hub, run)
@@ -91,16 +177,28 @@ class RunEngine:
             rec.set_run("failed", last_error={"code": "server_error", "message": f"Internal error: {exc}"})
         finally:
             self._tasks.pop(run["id"], None)
+            if rec.run["status"] == "requires_action":
+                self.work.give_back(run["id"])
+            else:
+                self.work.finish(run["id"])
 
     async def cancel(self, run: dict) -> dict:
         rec = RunRecorder(self.store, self.hub, run)
-        task = self._tasks.get(run["id"])
-        if task is None:
+        if self.work.take_unclaimed(run["id"]):  # queued or waiting for outputs: no process drives it
             rec.stop_open_work("cancelled", "run_cancelled")
             return rec.set_run("cancelled")
         run = rec.set_run("cancelling")
-        task.cancel()  # a running execution interrupts its kernel as it is cancelled
+        task = self._tasks.get(run["id"])
+        if task is not None:
+            task.cancel()  # a running execution interrupts its kernel as it is cancelled
+        else:
+            self.notify(CANCEL_CHANNEL, run["id"])  # the process that drives it stops it
         return run
+
+    def cancelled_elsewhere(self, run_id: str) -> None:
+        task = self._tasks.get(run_id)
+        if task is not None:
+            task.cancel()
 
     async def wait(self, run_id: str) -> None:
         task = self._tasks.get(run_id)
@@ -116,6 +214,7 @@ class RunEngine:
                 log.exception("expiry sweep failed")
 
     def _expire_due(self) -> None:
+        """Expire the due runs this process drives, and the due ones no process drives."""
         moment = now()
         for status in ("queued", "in_progress", "requires_action"):
             for run in self.store.all("thread.run", where={"status": status}):
@@ -125,7 +224,7 @@ class RunEngine:
                 if task is not None:
                     self._expiring.add(run["id"])
                     task.cancel()
-                else:
+                elif self.work.take_unclaimed(run["id"]):
                     rec = RunRecorder(self.store, self.hub, run)
                     rec.stop_open_work("expired", "run_expired")
                     rec.set_run("expired")
@@ -146,6 +245,7 @@ class RunEngine:
         tx.put(TRANSCRIPT, transcript, parent=run["id"])
         run.update(status="queued", required_action=None)
         tx.put("thread.run", run, parent=run["thread_id"])
+        self.work.requeue(tx, run["id"])
         return run, step
 
     # Threads
@@ -155,6 +255,7 @@ class RunEngine:
             run = self.store.get("thread.run", run_id)
             if run is None or run["thread_id"] == thread_id:
                 task.cancel()
+        self.work.drop_thread(thread_id)
         await self.sandbox.close_session(thread_id)
 
     def is_active(self, run: dict) -> bool:

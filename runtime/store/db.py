@@ -14,6 +14,9 @@ and 14 -> 0.3 ms).
 then skips building the statement and its cache key at each call, most of a lookup's time
 (`bench/store.py`: 0.14 -> 0.03 ms).
 
+Beside the objects, three tables let several processes share the database: `workers` (who is alive),
+`claims` (which process drives which run) and `events` (every stream event, for any process to serve).
+
 `read()` is for the lookups every search makes: one connection kept open in autocommit mode, so a
 lookup takes no connection from the pool and sends no BEGIN or COMMIT (a lookup after a pause, as
 a server meets it: 0.42 -> 0.27 ms).
@@ -28,11 +31,13 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     bindparam,
     create_engine,
@@ -59,6 +64,40 @@ objects = Table(
     Column("body", JSON, nullable=False),
     UniqueConstraint("kind", "parent", "id", name="uq_objects_key"),
     Index("ix_objects_list", "kind", "parent", "seq"),
+)
+
+# The server processes at work on this database, each with its last heartbeat (runtime/work.py).
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("runs_jobs", Integer, nullable=False),  # 1: claims runs; 0: serves the API only
+    Column("heartbeat_at", Float, nullable=False),
+    Column("lease_seconds", Float, nullable=False),  # silent longer than this, it is dead
+)
+
+# A run from creation to its end: `worker_id` is the process driving it (none while it is queued or
+# waits for tool outputs). One row per thread: the database allows one active run per thread.
+claims = Table(
+    "claims",
+    metadata,
+    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, unique=True),
+    Column("thread_id", String(64), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # queued, running, waiting
+    Column("worker_id", String(64), nullable=True),
+)
+
+# Every stream event of a run or a response, numbered per stream (runtime/runs/events.py).
+events = Table(
+    "events",
+    metadata,
+    Column("stream_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("data", Text, nullable=False),
 )
 
 

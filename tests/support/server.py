@@ -22,9 +22,12 @@ def free_port() -> int:
 class Server:
     """Start, stop, kill and restart an `assistd serve` subprocess with its own data dir and env."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None, args: list[str] = ()
+    ):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.args = list(args)  # more `assistd serve` options
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTD_")}
         # Containers start on first use unless a test asks for the warm pool at start-up.
         self.env.update(
@@ -32,7 +35,7 @@ class Server:
         )
         self.proc: subprocess.Popen | None = None
         self._clients: list[OpenAI] = []
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-{self.port}-server.log"
 
     @property
     def url(self) -> str:
@@ -62,6 +65,7 @@ class Server:
                     str(self.port),
                     "--log-level",
                     "warning",
+                    *self.args,
                 ],
                 env=self.env,
                 stdout=log,

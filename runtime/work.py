@@ -1,0 +1,178 @@
+"""Work shared by the server processes on one database: who is alive, and who drives which run.
+
+Every process registers in `workers` and renews its `heartbeat_at` every third of its lease
+(`ASSISTD_LEASE_SECONDS`, kept in its row). A process whose heartbeat is older than its lease is
+dead: the first process to delete its row settles what it held (its runs fail, its responses fail,
+its containers expire), so nothing waits for a process that is gone, and nothing is settled twice.
+
+A run has a row in `claims` from its creation to its end. A queued run is claimed by one worker
+process with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (a plain select on SQLite, where one
+process is all there is): two workers never take the same run and neither waits on the other. A run
+waiting for tool outputs gives its claim back (no worker) and is claimed again when they come. The
+`thread_id` column is unique, so the database itself allows one active run per thread. The queue is
+the database's own tables rather than a job library: a claim is one short transaction, and the rows
+are the same ones the API reads and writes.
+
+SQLite serves one process: a second one (a live process id in `workers`) is refused at start.
+"""
+
+import os
+import socket
+import time
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from runtime.errors import InvalidRequest
+from runtime.store import Store, Tx
+from runtime.store.db import claims, workers
+
+
+class SingleProcessDatabase(RuntimeError):
+    """A second process on SQLite."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Work:
+    def __init__(self, store: Store, worker_id: str, runs_jobs: bool, lease_seconds: float):
+        self.store, self.id, self.runs_jobs, self.lease = store, worker_id, runs_jobs, lease_seconds
+        self.shared = store.engine.dialect.name == "postgresql"
+
+    # The registry
+
+    def register(self) -> list[str]:
+        """Join the registry; on SQLite, refuse when another live process uses the database, and
+        return the ids of the earlier (dead) processes, whose work is to be settled now."""
+        host, pid = socket.gethostname(), os.getpid()
+        with self.store.tx() as tx:
+            gone = []
+            if not self.shared:
+                for other in tx.conn.execute(select(workers.c.id, workers.c.host, workers.c.pid)):
+                    if other.host == host and other.pid != pid and _alive(other.pid):
+                        raise SingleProcessDatabase(
+                            f"Another assistd process (pid {other.pid}) uses this SQLite database, which "
+                            "serves one process; set ASSISTD_DATABASE_URL to a PostgreSQL database to run "
+                            "several."
+                        )
+                    gone.append(other.id)
+                tx.conn.execute(delete(workers))
+            tx.conn.execute(workers.insert().values(self._row()))
+        return gone
+
+    def _row(self) -> dict:
+        return {
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "runs_jobs": int(self.runs_jobs),
+            "heartbeat_at": time.time(),
+            "lease_seconds": self.lease,
+        }
+
+    def heartbeat(self) -> None:
+        with self.store.tx() as tx:
+            done = tx.conn.execute(
+                update(workers).where(workers.c.id == self.id).values(heartbeat_at=time.time())
+            )
+            if done.rowcount == 0:  # settled as dead after a long pause: join again, holding nothing
+                tx.conn.execute(workers.insert().values(self._row()))
+
+    def unregister(self) -> None:
+        with self.store.tx() as tx:
+            tx.conn.execute(delete(workers).where(workers.c.id == self.id))
+
+    def take_dead(self) -> list[str]:
+        """Remove the processes whose heartbeat lapsed; the ids this call removed (its to settle),
+        with those of claims held by processes no longer registered."""
+        cutoff = time.time() - self.lease
+        taken = []
+        with self.store.tx() as tx:
+            stale = (
+                tx.conn.execute(select(workers.c.id).where(workers.c.heartbeat_at < cutoff)).scalars().all()
+            )
+            for worker_id in stale:
+                done = tx.conn.execute(
+                    delete(workers).where(workers.c.id == worker_id, workers.c.heartbeat_at < cutoff)
+                )
+                if done.rowcount:
+                    taken.append(worker_id)
+            live = select(workers.c.id)
+            orphans = tx.conn.execute(
+                select(claims.c.worker_id).where(
+                    claims.c.worker_id.is_not(None), claims.c.worker_id.not_in(live)
+                )
+            ).scalars()
+            taken += [w for w in set(orphans) if w not in taken]
+        return taken
+
+    # Claims
+
+    def enqueue(self, tx: Tx, run: dict) -> None:
+        """The run's claim, queued, in the transaction that creates the run."""
+        try:  # a second active run of the thread fails here, and the whole transaction with it
+            tx.conn.execute(
+                claims.insert().values(run_id=run["id"], thread_id=run["thread_id"], state="queued")
+            )
+        except IntegrityError as exc:
+            raise InvalidRequest(
+                f"Thread {run['thread_id']} already has an active run.", code="thread_locked"
+            ) from exc
+
+    def requeue(self, tx: Tx, run_id: str) -> None:
+        tx.conn.execute(
+            update(claims).where(claims.c.run_id == run_id).values(state="queued", worker_id=None)
+        )
+
+    def claim(self, limit: int) -> list[str]:
+        """Take up to `limit` queued runs, oldest first; none waits for another process's claim."""
+        with self.store.tx() as tx:
+            query = (
+                select(claims.c.run_id).where(claims.c.state == "queued").order_by(claims.c.seq).limit(limit)
+            )
+            if self.shared:
+                query = query.with_for_update(skip_locked=True)
+            run_ids = tx.conn.execute(query).scalars().all()
+            if run_ids:
+                tx.conn.execute(
+                    update(claims)
+                    .where(claims.c.run_id.in_(run_ids))
+                    .values(state="running", worker_id=self.id)
+                )
+        return run_ids
+
+    def give_back(self, run_id: str) -> None:
+        """The run waits for tool outputs: no process holds it meanwhile."""
+        with self.store.tx() as tx:
+            tx.conn.execute(
+                update(claims).where(claims.c.run_id == run_id).values(state="waiting", worker_id=None)
+            )
+
+    def finish(self, run_id: str) -> None:
+        with self.store.tx() as tx:
+            tx.conn.execute(delete(claims).where(claims.c.run_id == run_id))
+
+    def take_unclaimed(self, run_id: str) -> bool:
+        """End the claim of a run no process drives (queued or waiting): True if this call did."""
+        with self.store.tx() as tx:
+            done = tx.conn.execute(
+                delete(claims).where(claims.c.run_id == run_id, claims.c.worker_id.is_(None))
+            )
+        return done.rowcount == 1
+
+    def runs_of(self, worker_ids: list[str]) -> list[str]:
+        with self.store.tx() as tx:
+            query = select(claims.c.run_id).where(claims.c.worker_id.in_(worker_ids))
+            return tx.conn.execute(query).scalars().all()
+
+    def drop_thread(self, thread_id: str) -> None:
+        with self.store.tx() as tx:
+            tx.conn.execute(delete(claims).where(claims.c.thread_id == thread_id))

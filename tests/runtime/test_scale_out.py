@@ -1,0 +1,227 @@
+"""Several `assistd serve` processes on one PostgreSQL database and one data directory, through the
+official SDK: a run created and streamed on an API-only replica is driven by a worker process; a
+cancel sent to another replica stops it; a replica started mid-run leaves the run alone; a worker
+killed with SIGKILL has its run settled within the lease, its model call not made again; SIGTERM
+lets the runs in hand finish; `--workers 2` serves one port; 200 runs at once over the replicas all
+complete; and SQLite refuses a second process."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support.scripted_model import ScriptedModel, default_reply, last_user_text, text
+from tests.support.server import Server, database_env
+
+LEASE = 2.0
+TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
+
+
+def script(request: dict):
+    """`slow N ...`: an answer streamed over about N seconds; anything else: the default script."""
+    said = last_user_text(request)
+    if said.startswith("slow"):
+        return text("word " * int(float(said.split()[1]) * 20), piece=5, delay=0.05)
+    return default_reply(request)
+
+
+@pytest.fixture(scope="module")
+def model():
+    with ScriptedModel(script=script) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def env(model):
+    return {
+        "ASSISTD_MODEL_BASE_URL": model.base_url,
+        "ASSISTD_LEASE_SECONDS": str(LEASE),
+        **database_env("postgresql"),
+    }
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return tmp_path_factory.mktemp("scale") / "data"
+
+
+@pytest.fixture(scope="module")
+def api(env, data):
+    """A replica that serves the API only: every run it creates is driven by another process."""
+    with Server(data, env=env, args=["--no-worker"]) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def workers(env, data, api):
+    with Server(data, env=env) as one, Server(data, env=env) as two:
+        yield one, two
+
+
+@pytest.fixture(scope="module")
+def assistant(api):
+    return api.client().beta.assistants.create(model="scripted-model")
+
+
+@contextlib.contextmanager
+def lone_worker(env, data, workers):
+    """The module's workers stopped, one new worker in their place (the one that drives the runs)."""
+    for worker in workers:
+        worker.stop()
+    try:
+        with Server(data, env=env) as lone:
+            yield lone
+    finally:
+        for worker in workers:
+            worker.start()
+
+
+def calls_for(model, marker: str) -> int:
+    return sum(last_user_text(r) == marker for r in model.requests)
+
+
+def wait_for(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return found
+
+
+def start_run(client, assistant, content: str):
+    return client.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": content}]}
+    )
+
+
+def status_of(client, run) -> str:
+    return client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id).status
+
+
+def test_a_run_streams_from_an_api_replica_while_a_worker_drives_it(api, workers, assistant):
+    client = api.client()
+    with client.beta.threads.create_and_run(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "hello replicas"}]},
+        stream=True,
+    ) as stream:
+        events = list(stream)
+    names = [event.event for event in events]
+    assert names[:3] == ["thread.created", "thread.run.created", "thread.run.queued"]
+    assert names[-1] == "thread.run.completed" and "thread.message.delta" in names
+    run = events[-1].data
+    other = workers[1].client()
+    assert status_of(other, run) == "completed"
+    [message, _] = other.beta.threads.messages.list(run.thread_id).data
+    assert message.content[0].text.value == "You said: hello replicas"
+
+
+def test_a_cancel_sent_to_another_replica_stops_the_run(api, workers, assistant):
+    client, seen, names = api.client(), threading.Event(), []
+
+    def follow():
+        with client.beta.threads.create_and_run(
+            assistant_id=assistant.id,
+            thread={"messages": [{"role": "user", "content": "slow 30"}]},
+            stream=True,
+        ) as stream:
+            for event in stream:
+                names.append((event.event, event.data))
+                if event.event == "thread.message.delta":
+                    seen.set()
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    assert seen.wait(30), "the run never started answering"
+    run = next(data for name, data in names if name == "thread.run.created")
+    asked = time.monotonic()
+    cancelled = workers[0].client().beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+    assert cancelled.status in ("cancelling", "cancelled")
+    wait_for(lambda: status_of(client, run) == "cancelled", 10, "the run was not cancelled")
+    took = time.monotonic() - asked
+    follower.join(10)
+    assert not follower.is_alive() and names[-1][0] == "thread.run.cancelled"
+    assert took < 3, f"cancelling took {took:.2f} s"
+
+
+def test_a_replica_started_mid_run_leaves_it_alone(env, data, api, workers, assistant, model):
+    client = api.client()
+    run = start_run(client, assistant, "slow 3 untouched")
+    wait_for(lambda: status_of(client, run) == "in_progress", 30, "the run did not start")
+    with Server(data, env=env):
+        wait_for(lambda: status_of(client, run) in TERMINAL, 30, "the run did not end")
+    assert status_of(client, run) == "completed" and calls_for(model, "slow 3 untouched") == 1
+
+
+def test_a_killed_worker_has_its_run_settled_within_the_lease_and_not_run_again(
+    env, data, api, workers, assistant, model
+):
+    client = api.client()
+    with lone_worker(env, data, workers) as lone:
+        run = start_run(client, assistant, "slow 30 killed")
+        wait_for(lambda: calls_for(model, "slow 30 killed") == 1, 30, "the model was not called")
+        lone.kill()
+        killed = time.monotonic()
+        wait_for(lambda: status_of(client, run) in TERMINAL, 3 * LEASE, "the run was not settled")
+        took = time.monotonic() - killed
+    settled = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+    assert settled.status == "failed" and "stopped" in settled.last_error.message
+    assert took <= LEASE + 2, f"settled after {took:.2f} s"
+    time.sleep(LEASE)  # the restarted workers could have taken it again: they did not
+    assert calls_for(model, "slow 30 killed") == 1 and status_of(client, run) == "failed"
+
+
+def test_sigterm_lets_the_runs_in_hand_finish(env, data, api, workers, assistant):
+    client = api.client()
+    with lone_worker(env, data, workers) as lone:
+        run = start_run(client, assistant, "slow 2 drained")
+        wait_for(lambda: status_of(client, run) == "in_progress", 30, "the run did not start")
+        lone.stop()
+    assert status_of(client, run) == "completed"
+
+
+def test_two_processes_serve_one_port(env, data, assistant):
+    with Server(data, env={**env, "ASSISTD_WORKER": "1"}, args=["--workers", "2"]) as pair:
+        client = pair.client()
+        runs = [
+            client.beta.threads.create_and_run_poll(
+                assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": f"pair {n}"}]}
+            )
+            for n in range(4)
+        ]
+    assert [r.status for r in runs] == ["completed"] * 4
+
+
+def test_200_runs_at_once_over_the_replicas(api, workers, assistant):
+    clients = [api.client(), workers[0].client(), workers[1].client()]
+
+    def one(n: int) -> str:
+        client = clients[n % 3]
+        run = start_run(client, assistant, f"many {n}")
+        wait_for(lambda: status_of(client, run) in TERMINAL, 120, f"run {n} did not end")
+        return status_of(client, run)
+
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(one, range(200)))
+    assert statuses == ["completed"] * 200
+
+
+def test_sqlite_serves_one_process(tmp_path, model):
+    env = {"ASSISTD_MODEL_BASE_URL": model.base_url}
+    with Server(tmp_path / "data", env=env):
+        with pytest.raises(RuntimeError) as err:
+            Server(tmp_path / "data", env=env).start()
+        assert "ASSISTD_DATABASE_URL" in str(err.value)
+    refused = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "serve", "--workers", "2"],
+        env={**os.environ, "ASSISTD_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "ASSISTD_DATABASE_URL" in refused.stderr
