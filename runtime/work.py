@@ -127,6 +127,10 @@ class Work:
                 f"Thread {run['thread_id']} already has an active run.", code="thread_locked"
             ) from exc
 
+    def enqueue_job(self, tx: Tx, job_id: str) -> None:
+        """A queued claim for a job of no thread (a background response)."""
+        tx.conn.execute(claims.insert().values(run_id=job_id, thread_id=job_id, state="queued"))
+
     def requeue(self, tx: Tx, run_id: str) -> None:
         tx.conn.execute(
             update(claims).where(claims.c.run_id == run_id).values(state="queued", worker_id=None)

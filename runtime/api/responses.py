@@ -191,16 +191,26 @@ async def create_response(body: ResponseCreate, request: Request):
 
 @router.get("/responses/{response_id}")
 def retrieve_response(
-    response_id: str, request: Request, store: StoreDep, include: Include = None, stream: bool = False
-) -> dict:
+    response_id: str,
+    request: Request,
+    store: StoreDep,
+    include: Include = None,
+    stream: bool = False,
+    starting_after: int = -1,
+):
+    """The response; or, for a background one, its events after `starting_after` (all of them by
+    default) and those still to come, from whichever process runs it."""
     include = _check_include(include)
     with store.tx() as tx:
         response = _responses(request).get(tx, response_id)
-    if stream:
+    if not stream:
+        return response_out(response, include)
+    if not response["background"]:
         raise InvalidRequest(
             "Only responses created with background=true can be streamed again.", param="stream"
         )
-    return response_out(response, include)
+    events = request.app.state.engine.hub.stream(response_id, starting_after)
+    return StreamingResponse(events, media_type="text/event-stream")
 
 
 @router.delete("/responses/{response_id}")
@@ -209,10 +219,8 @@ def delete_response(response_id: str, request: Request) -> dict:
 
 
 @router.post("/responses/{response_id}/cancel")
-def cancel_response(response_id: str, request: Request, store: StoreDep) -> dict:
-    with store.tx() as tx:
-        _responses(request).get(tx, response_id)
-    raise InvalidRequest("Only responses created with background=true can be cancelled.", param="response_id")
+async def cancel_response(response_id: str, request: Request) -> dict:
+    return await _responses(request).cancel(response_id)
 
 
 @router.get("/responses/{response_id}/input_items")

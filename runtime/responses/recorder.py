@@ -46,13 +46,19 @@ class ResponseRecorder:
     """Builds and announces one response."""
 
     def __init__(
-        self, store: Store, hub: EventHub, response: dict, input_items: list[dict], base_url: str = ""
+        self,
+        store: Store,
+        hub: EventHub,
+        response: dict,
+        input_items: list[dict],
+        base_url: str = "",
+        first_seq: int = 0,
     ):
         self.store, self.hub, self.response = store, hub, response
         self.base_url = base_url  # the server's address as the client reached it, for image urls
         self.input_items = input_items
         self.include = response["_include"]
-        self._seq = 0
+        self._seq = first_seq  # a response taken over by a worker goes on from the events so far
         self._message: dict | None = None  # the answer being written
         self._filenames: dict[str, str] = {}  # of the files this response's searches found
 
@@ -78,7 +84,14 @@ class ResponseRecorder:
                     tx.insert("response.item", item, parent=self.response_id)
         self._announce("response.created")
 
+    def queued(self) -> None:
+        """A background response waits for its turn (it starts at once here)."""
+        self._announce("response.queued")
+
     def started(self) -> None:
+        if self.response["status"] != "in_progress":
+            self.response["status"] = "in_progress"
+            self.save_open_work()
         self._announce("response.in_progress")
 
     def completed(self) -> None:
@@ -104,8 +117,7 @@ class ResponseRecorder:
                 tx.put(RESPONSE, self.response)
             if conversation and status in ("completed", "incomplete"):
                 conversations.append_items(tx, conversation, [*self.input_items, *self.response["output"]])
-        if status != "cancelled":
-            self._announce(f"response.{status}")
+        self._announce(f"response.{status}")
 
     def save_open_work(self) -> None:
         if self.response["store"]:

@@ -17,7 +17,7 @@ import logging
 
 from runtime.containers import CONTAINER
 from runtime.errors import InvalidRequest, NotFound, not_found
-from runtime.ids import new_id
+from runtime.ids import PREFIXES, new_id
 from runtime.responses import conversations
 from runtime.responses.items import stored_item, unanswered
 from runtime.responses.job import ResponseJob
@@ -200,31 +200,54 @@ def history(tx: Tx, previous_id: str | None, conversation_id: str | None) -> lis
 class Responses:
     def __init__(self, engine, containers):
         self.engine, self.store, self.containers = engine, engine.store, containers
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: dict[str, asyncio.Task] = {}  # the responses this process drives, by id
 
     async def start(self) -> None:
         self.engine.on_worker_dead.append(self.settle)
+        self.engine.drivers[PREFIXES["response"]] = self.drive_stored
 
     def settle(self, dead: list[str]) -> None:
-        """Fail the responses that stopped processes left in progress."""
-        for response in self.store.all(RESPONSE, where={"status": "in_progress"}):
-            if response.get("_worker") in dead:
-                ResponseRecorder(self.store, self.engine.hub, response, []).failed(
-                    "server_error",
-                    "The server process running this response stopped or restarted while it ran.",
-                )
+        """Fail the responses that stopped processes left queued or in progress."""
+        for status in ("queued", "in_progress"):
+            for response in self.store.all(RESPONSE, where={"status": status}):
+                if response.get("_worker") in dead:
+                    ResponseRecorder(self.store, self.engine.hub, response, []).failed(
+                        "server_error",
+                        "The server process running this response stopped or restarted while it ran.",
+                    )
+
+    async def cancel(self, response_id: str) -> dict:
+        """Cancel a background response (where it runs: here, or in the process a notice reaches);
+        one that has ended is returned as it is."""
+        with self.store.tx() as tx:
+            response = self.get(tx, response_id)
+        if not response["background"]:
+            raise InvalidRequest(
+                "Only responses created with background=true can be cancelled.", param="response_id"
+            )
+        if response["status"] in TERMINAL:
+            return response_out(response)
+        if self.engine.work.take_unclaimed(response_id):  # still queued: no process drives it
+            ResponseRecorder(self.store, self.engine.hub, response, []).cancelled()
+        else:
+            await self.engine.cancel_job(response_id)
+        with self.store.tx() as tx:
+            return response_out(self.get(tx, response_id))
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # Creating
 
     def _build(self, body: dict) -> tuple[dict, list[dict], list[dict]]:
         """The response a request asks for, its input items, and the items before them."""
-        if body.get("background"):
-            raise InvalidRequest("Background responses are not supported yet.", param="background")
+        if body.get("background") and body.get("store") is False:
+            raise InvalidRequest(
+                "Background responses must be stored: leave 'store' true.", param="background"
+            )
         if body.get("previous_response_id") and body.get("conversation"):
             raise InvalidRequest(
                 "Mutually exclusive parameters: Ensure you are only providing one of: "
@@ -273,6 +296,8 @@ class Responses:
         if body.get("store") is None:
             fields["store"] = True
         response = new_response(new_id("response"), fields, sent, body.get("include") or [])
+        if body.get("background"):
+            response.update(background=True, status="queued")
         response["_container_id"] = self._container(response, container_id)
         response["_worker"] = self.engine.work.id
         return response, input_items, before
@@ -292,6 +317,7 @@ class Responses:
 
     async def create(self, body: dict, base_url: str) -> "Started":
         response, input_items, before = self._build(body)
+        response["_base_url"] = base_url
         job = ResponseJob(self.engine, self.containers, response, before + input_items)
         recorder = ResponseRecorder(self.store, self.engine.hub, response, input_items, base_url)
         loop = RunLoop(self.engine, job, recorder)
@@ -302,10 +328,33 @@ class Responses:
                 raise InvalidRequest(exc.message, param="input", code=exc.code) from exc
         cursor = -1 if body.get("stream") else None  # a new stream: from its first event
         recorder.created()
+        if response["background"]:  # a worker process takes it, from the database
+            recorder.queued()
+            with self.store.tx() as tx:
+                self.engine.work.enqueue_job(tx, response["id"])
+            self.engine.submit()
+            return Started(self.engine.hub, recorder, None, cursor)
         task = asyncio.create_task(self._drive(loop, recorder))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[response["id"]] = task
+        task.add_done_callback(lambda _: self._tasks.pop(response["id"], None))
         return Started(self.engine.hub, recorder, task, cursor)
+
+    async def drive_stored(self, response_id: str) -> None:
+        """Drive a background response a worker claimed: rebuilt from what is stored."""
+        with self.store.tx() as tx:
+            response = self.get(tx, response_id)
+            input_items = tx.all(INPUT_ITEM, response_id)
+            conversation = (response.get("conversation") or {}).get("id")
+            before = history(tx, response.get("previous_response_id"), conversation)
+        if response["status"] != "queued":
+            return  # cancelled while it waited
+        response["_worker"] = self.engine.work.id
+        job = ResponseJob(self.engine, self.containers, response, before + input_items)
+        first_seq = self.engine.hub.last(response_id) + 1
+        recorder = ResponseRecorder(
+            self.store, self.engine.hub, response, input_items, response["_base_url"], first_seq
+        )
+        await self._drive(RunLoop(self.engine, job, recorder), recorder)
 
     async def _drive(self, loop: RunLoop, recorder: ResponseRecorder) -> None:
         try:
@@ -340,12 +389,14 @@ class Responses:
 class Started:
     """A response that has started: its events as server-sent events, or its end."""
 
-    def __init__(self, hub, recorder: ResponseRecorder, task: asyncio.Task, cursor: int | None):
+    def __init__(self, hub, recorder: ResponseRecorder, task: asyncio.Task | None, cursor: int | None):
         self.hub, self.recorder, self.task, self.cursor = hub, recorder, task, cursor
 
     def events(self):
         return self.hub.stream(self.recorder.response_id, self.cursor)
 
     async def result(self) -> dict:
-        await asyncio.wait([self.task])  # a request that goes away leaves the response running
+        """The response once it ends; a background one as it is now (it runs on)."""
+        if self.task is not None:
+            await asyncio.wait([self.task])  # a request that goes away leaves the response running
         return response_out(self.recorder.response)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
 
@@ -59,6 +59,7 @@ class RunEngine:
         self.tools = ToolRunner(self)
         self.work = Work(store, new_worker_id(), settings.worker, settings.lease_seconds)
         self.on_worker_dead: list[Callable[[list[str]], None]] = []  # other services' settling
+        self.drivers: dict[str, Callable[[str], Awaitable[None]]] = {}  # id prefix -> driver of claimed jobs
         self._tasks: dict[str, asyncio.Task] = {}
         self._expiring: set[str] = set()
         self._wake = asyncio.Event()
@@ -117,10 +118,8 @@ class RunEngine:
                 await asyncio.wait_for(self._wake.wait(), 0.5)
             self._wake.clear()
             try:
-                for run_id in self.work.claim(limit=16):
-                    run = self.store.get("thread.run", run_id)
-                    if run is not None:
-                        self._tasks[run_id] = asyncio.create_task(self._drive(run))
+                for job_id in self.work.claim(limit=16):
+                    self._tasks[job_id] = asyncio.create_task(self._drive_job(job_id))
             except Exception:
                 log.exception("claiming runs failed")
         await asyncio.Event().wait()
@@ -159,6 +158,23 @@ class RunEngine:
         for hook in self.on_worker_dead:
             hook(dead)
 
+    async def _drive_job(self, job_id: str) -> None:
+        """Drive a claimed job: a run here, another kind by the service that registered its id prefix."""
+        kind = next((prefix for prefix in self.drivers if job_id.startswith(prefix)), None)
+        if kind is not None:
+            try:
+                await self.drivers[kind](job_id)
+            finally:
+                self._tasks.pop(job_id, None)
+                self.work.finish(job_id)
+            return
+        run = self.store.get("thread.run", job_id)
+        if run is None:
+            self._tasks.pop(job_id, None)
+            self.work.finish(job_id)
+            return
+        await self._drive(run)
+
     async def _drive(self, run: dict) -> None:
         rec = RunRecorder(self.store, self.hub, run)
         try:
@@ -195,8 +211,17 @@ class RunEngine:
             self.notify(CANCEL_CHANNEL, run["id"])  # the process that drives it stops it
         return run
 
-    def cancelled_elsewhere(self, run_id: str) -> None:
-        task = self._tasks.get(run_id)
+    async def cancel_job(self, job_id: str) -> None:
+        """Stop a claimed job where it runs: here at once, in another process by a notice."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            self.notify(CANCEL_CHANNEL, job_id)
+            return
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+
+    def cancelled_elsewhere(self, job_id: str) -> None:
+        task = self._tasks.get(job_id)
         if task is not None:
             task.cancel()
 

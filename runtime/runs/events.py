@@ -29,6 +29,7 @@ FINAL_EVENTS = {
     "response.completed",
     "response.failed",
     "response.incomplete",
+    "response.cancelled",
     "error",
 }
 

@@ -358,7 +358,6 @@ def test_conversation_collects_the_items(client, model):
             "tools[0].container.type",
         ),
         ({"model": "m", "input": "x", "reasoning": {"effort": "high"}}, 400, "reasoning"),
-        ({"model": "m", "input": "x", "background": True}, 400, "background"),
         ({"model": "m", "input": "x", "include": ["reasoning.encrypted_content"]}, 400, "include[0]"),
         ({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, 400, "input[0]"),
         (

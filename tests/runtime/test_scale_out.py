@@ -149,6 +149,21 @@ def test_a_cancel_sent_to_another_replica_stops_the_run(api, workers, assistant)
     assert took < 3, f"cancelling took {took:.2f} s"
 
 
+def test_a_background_response_runs_on_a_worker_streams_anywhere_and_cancels_from_anywhere(api, workers):
+    created = api.client().responses.create(model="scripted-model", input="hello background", background=True)
+    assert created.status == "queued"
+    with workers[0].client().responses.stream(response_id=created.id, starting_after=-1) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert events[0].type == "response.created" and final.output_text == "You said: hello background"
+
+    slow = api.client().responses.create(model="scripted-model", input="slow 30", background=True)
+    wait_for(lambda: api.client().responses.retrieve(slow.id).status == "in_progress", 30, "not started")
+    workers[1].client().responses.cancel(slow.id)
+    wait_for(lambda: api.client().responses.retrieve(slow.id).status == "cancelled", 5, "not cancelled")
+
+
 def test_a_replica_started_mid_run_leaves_it_alone(env, data, api, workers, assistant, model):
     client = api.client()
     run = start_run(client, assistant, "slow 3 untouched")
