@@ -83,13 +83,11 @@ def first_delta_latency(server: Server, assistant_id: str, streams: int) -> list
     with httpx.Client(base_url=server.base_url, timeout=120) as http:
         for n in range(streams + 3):
             marker = f"latency {time.time()} {n}"
+            got = None
             with create(http, assistant_id, marker, stream=True) as response:
                 for line in response.iter_lines():
-                    if line == "event: thread.message.delta":
+                    if got is None and line == "event: thread.message.delta":
                         got = time.perf_counter()
-                        break
-                for _ in response.iter_lines():
-                    pass
             if n >= 3:  # three to warm up
                 latencies.append(got - ASKED[marker])
     return latencies

@@ -138,7 +138,7 @@ class Work:
 
     def claim(self, limit: int) -> list[str]:
         """Take up to `limit` queued runs, oldest first; none waits for another process's claim."""
-        with self.store.tx() as tx:
+        with self.store.unsynced_tx() as tx:
             query = (
                 select(claims.c.run_id).where(claims.c.state == "queued").order_by(claims.c.seq).limit(limit)
             )
@@ -155,13 +155,13 @@ class Work:
 
     def give_back(self, run_id: str) -> None:
         """The run waits for tool outputs: no process holds it meanwhile."""
-        with self.store.tx() as tx:
+        with self.store.unsynced_tx() as tx:
             tx.conn.execute(
                 update(claims).where(claims.c.run_id == run_id).values(state="waiting", worker_id=None)
             )
 
     def finish(self, run_id: str) -> None:
-        with self.store.tx() as tx:
+        with self.store.unsynced_tx() as tx:
             tx.conn.execute(delete(claims).where(claims.c.run_id == run_id))
 
     def take_unclaimed(self, run_id: str) -> bool:

@@ -99,6 +99,7 @@ class RunEngine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.hub.close()
         self.work.unregister()
 
     def submit(self) -> None:
@@ -115,7 +116,8 @@ class RunEngine:
         """Take queued runs while this process is a worker: when woken, and every half second."""
         while self.settings.worker:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.5)
+                async with asyncio.timeout(0.5):  # no task of its own: woken on the next turn
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 for job_id in self.work.claim(limit=16):

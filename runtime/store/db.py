@@ -45,6 +45,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -121,20 +122,28 @@ _GET = (
 _GET_CHILD = _GET.where(objects.c.parent == bindparam("parent"))
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    return on_connect
+
+
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    event.listen(engine, "connect", _sqlite_pragmas(synchronous))
+    return engine
 
 
 def open_engine(url: str) -> Engine:
     """Create the engine and the schema (idempotent)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = _sqlite_engine(url, "FULL")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     metadata.create_all(engine)
@@ -253,10 +262,25 @@ class Store:
         self.engine = open_engine(url)
         self._reader: Connection | None = None
         self._reader_lock = threading.Lock()
+        # Commits that need not wait for the disk: on SQLite a second engine in synchronous=NORMAL.
+        self._unsynced = _sqlite_engine(url, "NORMAL") if url.startswith("sqlite:///") else None
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         with self.engine.begin() as conn:
+            yield Tx(conn)
+
+    @contextmanager
+    def unsynced_tx(self) -> Iterator[Tx]:
+        """A transaction whose commit does not wait for the disk: what it writes survives the
+        process's death, not the machine's (stream events: the objects they show are written with
+        `tx()`). On PostgreSQL `synchronous_commit` is off for it, on SQLite `synchronous=NORMAL`."""
+        if self._unsynced is not None:
+            with self._unsynced.begin() as conn:
+                yield Tx(conn)
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield Tx(conn)
 
     @contextmanager
@@ -295,3 +319,5 @@ class Store:
                 self._reader.close()
                 self._reader = None
         self.engine.dispose()
+        if self._unsynced is not None:
+            self._unsynced.dispose()
