@@ -14,7 +14,7 @@ from runtime.errors import install_handlers
 from runtime.model_client import ModelClient
 from runtime.playground import mount_playground
 from runtime.responses import Responses
-from runtime.runs.engine import RunEngine
+from runtime.runs.engine import RunEngine, new_worker_id
 from runtime.settings import Settings
 from runtime.store import Store
 from runtime.vector_stores import VectorStores
@@ -35,11 +35,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.vector_store_factory = vector_stores.tool_resources_factory
         app.state.on_file_deleted.append(vector_stores.forget_file)
         await vector_stores.start()
-        sandbox = app.state.sandbox = CodeSandbox(settings)
+        worker_id = new_worker_id()
+        sandbox = app.state.sandbox = CodeSandbox(settings, worker_id)
         if settings.sandbox_prewarm:
             sandbox.warm_up()
         model = ModelClient(settings.model_base_url, settings.model_api_key, timeout=settings.model_timeout)
-        engine = app.state.engine = RunEngine(settings, app.state.store, model, vector_stores, sandbox)
+        engine = app.state.engine = RunEngine(
+            settings, app.state.store, model, vector_stores, sandbox, worker_id
+        )
+        engine.on_worker_dead.append(sandbox.reap_stopped)
         app.state.on_thread_deleted.append(engine.thread_deleted)
         containers = app.state.containers = Containers(settings, app.state.store, sandbox)
         await containers.start(engine.work.id)

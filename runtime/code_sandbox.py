@@ -18,8 +18,11 @@ class CodeSandboxError(Exception):
 class CodeSandbox:
     """Lazily started `sandbox.SessionPool`, keyed by thread id; sandbox errors become `CodeSandboxError`."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, worker_id: str):
         self.settings = settings
+        # This process's kernels are labelled with a state dir of its own: other processes on the same
+        # data dir reap theirs, and this one's once it is known to have stopped (`reap_stopped`).
+        self.state_dir = settings.data_dir / "sandbox" / worker_id
         self._pool = None
         self._starting: asyncio.Task | None = None
         self._placed: dict[str, dict[str, str]] = {}
@@ -44,7 +47,7 @@ class CodeSandbox:
             self.settings.data_dir / "cache",
             lambda line: log.info("kernel image: %s", line),
         )
-        config = sandbox.SandboxConfig.from_env(state_dir=self.settings.data_dir / "sandbox", image=image)
+        config = sandbox.SandboxConfig.from_env(state_dir=self.state_dir, image=image)
         pool = sandbox.SessionPool(config)
         await pool.start()
         self._pool = pool
@@ -87,6 +90,15 @@ class CodeSandbox:
 
     async def remove_file(self, key: str, path: str) -> None:
         await self._call("remove_file", key, path)
+
+    def reap_stopped(self, worker_ids: list[str]) -> None:
+        """Remove the kernels of stopped processes (and of versions that labelled them by data dir)."""
+        import sandbox
+
+        dirs = [self.settings.data_dir / "sandbox" / worker_id for worker_id in worker_ids]
+        for state_dir in [*dirs, self.settings.data_dir / "sandbox"]:
+            task = asyncio.create_task(asyncio.to_thread(sandbox.reap_leftovers, state_dir))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def warm_up(self) -> None:
         """Start building the image and the warm pool now, so the first run does not wait."""

@@ -1,13 +1,13 @@
 """Code-interpreter sandbox: per-key Jupyter kernels in hardened environments, Docker containers today.
 
 Never imports `runtime` or `retrieval`. The runtime uses `ensure_image`, `SandboxConfig`,
-`SessionPool` and the errors below; results come back as `Execution` values. Kernels come from a
-`Provider` (`DockerProvider` by default), each started with `Limits`.
+`SessionPool`, `reap_leftovers` and the errors below; results come back as `Execution` values.
+Kernels come from a `Provider` (`DockerProvider` by default), each started with `Limits`.
 """
 
 from images import build_image, ensure_image
 from sandbox.config import Limits, SandboxConfig
-from sandbox.docker_provider import DockerProvider
+from sandbox.docker_provider import DockerProvider, reap_leftovers
 from sandbox.errors import ImageError, SandboxError, SandboxUnavailable, SessionLimitError
 from sandbox.execution import Execution, ExecutionError
 from sandbox.pool import SessionPool
@@ -28,4 +28,5 @@ __all__ = [
     "SessionPool",
     "build_image",
     "ensure_image",
+    "reap_leftovers",
 ]

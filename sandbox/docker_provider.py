@@ -80,8 +80,8 @@ LEGACY_CONN_PREFIX = "assistd-kernel-"
 class DockerProvider(Provider):
     def __init__(self, config: SandboxConfig):
         self.config = config
-        # Containers are labelled with their data dir, so a restarted server reaps its own leftovers only.
-        self.owner = hashlib.sha256(str(config.state_dir.resolve()).encode()).hexdigest()[:12]
+        # Containers are labelled with their state dir, so a process reaps its own leftovers only.
+        self.owner = owner_of(config.state_dir)
         self.client: docker.DockerClient | None = None
 
     async def open(self) -> None:
@@ -341,6 +341,25 @@ def _quietly(fn, *args, **kwargs) -> None:
         fn(*args, **kwargs)
     except docker.errors.DockerException:
         pass
+
+
+def owner_of(state_dir: Path) -> str:
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def reap_leftovers(state_dir: Path) -> int:
+    """Remove what the process that used `state_dir` left (it stopped): for a process that never
+    started a pool of its own. Nothing when no Docker engine answers."""
+    try:
+        client = docker.from_env()
+    except docker.errors.DockerException:
+        return 0
+    try:
+        return reap(client, owner_of(state_dir))
+    except docker.errors.DockerException:
+        return 0
+    finally:
+        client.close()
 
 
 def reap(client: docker.DockerClient, owner: str) -> int:

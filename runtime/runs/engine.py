@@ -50,6 +50,7 @@ class RunEngine:
         model: ModelClient,
         vector_stores: VectorStores,
         sandbox_provider: CodeSandbox,
+        worker_id: str,
     ):
         self.settings, self.store, self.model = settings, store, model
         self.vector_stores = vector_stores
@@ -57,7 +58,7 @@ class RunEngine:
         self.count_tokens = prompt.count_tokens
         self.hub = EventHub(store)
         self.tools = ToolRunner(self)
-        self.work = Work(store, new_worker_id(), settings.worker, settings.lease_seconds)
+        self.work = Work(store, worker_id, settings.worker, settings.lease_seconds)
         self.on_worker_dead: list[Callable[[list[str]], None]] = []  # other services' settling
         self.drivers: dict[str, Callable[[str], Awaitable[None]]] = {}  # id prefix -> driver of claimed jobs
         self._tasks: dict[str, asyncio.Task] = {}

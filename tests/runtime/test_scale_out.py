@@ -226,6 +226,40 @@ def test_200_runs_at_once_over_the_replicas(api, workers, assistant):
     assert statuses == ["completed"] * 200
 
 
+def kernels(docker_client) -> set[str]:
+    return {c.id for c in docker_client.containers.list(all=True, filters={"label": "assistd.sandbox"})}
+
+
+def test_kernels_belong_to_their_process(env, data, api, workers, docker_client, tmp_path, model):
+    coder = api.client().beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
+    run = api.client().beta.threads.create_and_run_poll(
+        assistant_id=coder.id, thread={"messages": [{"role": "user", "content": "run: print(1)"}]}
+    )
+    assert run.status == "completed"
+    live = kernels(docker_client)
+    assert live
+    with Server(data, env={**env, "ASSISTD_SANDBOX_PREWARM": "1"}):  # its pool starts, and reaps, now
+        wait_for(
+            lambda: len(kernels(docker_client) - live) >= 2, 60, "the new replica's warm pool did not start"
+        )
+        assert kernels(docker_client) >= live  # the other processes' kernels are left alone
+
+    alone = Server(tmp_path / "alone", env={"ASSISTD_MODEL_BASE_URL": model.base_url}).start()
+    client = alone.client()
+    alone_run = client.beta.threads.create_and_run_poll(
+        assistant_id=client.beta.assistants.create(
+            model="scripted-model", tools=[{"type": "code_interpreter"}]
+        ).id,
+        thread={"messages": [{"role": "user", "content": "run: print(2)"}]},
+    )
+    assert alone_run.status == "completed"
+    left = kernels(docker_client) - live
+    assert left
+    alone.kill()
+    with alone:  # restarted after SIGKILL: the stopped process's kernels are removed
+        wait_for(lambda: not (kernels(docker_client) & left), 30, "the killed process's kernels were left")
+
+
 def test_sqlite_serves_one_process(tmp_path, model):
     env = {"ASSISTD_MODEL_BASE_URL": model.base_url}
     with Server(tmp_path / "data", env=env):
