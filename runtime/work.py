@@ -13,11 +13,17 @@ waiting for tool outputs gives its claim back (no worker) and is claimed again w
 the database's own tables rather than a job library: a claim is one short transaction, and the rows
 are the same ones the API reads and writes.
 
+A thread's code session (its kernel) lives in the process that ran its code (`placements`): the
+thread's next runs are left to that process while it lives; once it is gone, any worker takes them
+and starts a fresh kernel, and the model is told its session was reset.
+
 SQLite serves one process: a second one (a live process id in `workers`) is refused at start.
 """
 
+import logging
 import os
 import socket
+import threading
 import time
 
 from sqlalchemy import delete, select, update
@@ -25,7 +31,9 @@ from sqlalchemy.exc import IntegrityError
 
 from runtime.errors import InvalidRequest
 from runtime.store import Store, Tx
-from runtime.store.db import claims, workers
+from runtime.store.db import claims, placements, workers
+
+log = logging.getLogger("assistd.work")
 
 
 class SingleProcessDatabase(RuntimeError):
@@ -46,6 +54,7 @@ class Work:
     def __init__(self, store: Store, worker_id: str, runs_jobs: bool, lease_seconds: float):
         self.store, self.id, self.runs_jobs, self.lease = store, worker_id, runs_jobs, lease_seconds
         self.shared = store.engine.dialect.name == "postgresql"
+        self._beating: threading.Event | None = None
 
     # The registry
 
@@ -78,12 +87,34 @@ class Work:
             "lease_seconds": self.lease,
         }
 
+    def beat(self) -> None:
+        """Renew the heartbeat every third of the lease from a thread of its own, so a busy event
+        loop (a kernel starting, a large upload parsed) never makes a live process look dead."""
+        self._beating = threading.Event()
+
+        def beat_forever() -> None:
+            while not self._beating.wait(self.lease / 3):
+                try:
+                    self.heartbeat()
+                except Exception:
+                    log.exception("heartbeat failed")
+
+        threading.Thread(target=beat_forever, name="heartbeat", daemon=True).start()
+
+    def stop_beating(self) -> None:
+        if self._beating is not None:
+            self._beating.set()
+
     def heartbeat(self) -> None:
         with self.store.tx() as tx:
             done = tx.conn.execute(
                 update(workers).where(workers.c.id == self.id).values(heartbeat_at=time.time())
             )
-            if done.rowcount == 0:  # settled as dead after a long pause: join again, holding nothing
+            if done.rowcount == 0:  # settled as dead after a long pause: join again
+                log.error(
+                    "this process was taken for dead (no heartbeat for %s s); its runs were settled",
+                    self.lease,
+                )
                 tx.conn.execute(workers.insert().values(self._row()))
 
     def unregister(self) -> None:
@@ -137,10 +168,19 @@ class Work:
         )
 
     def claim(self, limit: int) -> list[str]:
-        """Take up to `limit` queued runs, oldest first; none waits for another process's claim."""
+        """Take up to `limit` queued runs, oldest first, but those of a thread whose kernel another
+        live process holds (that process takes them); none waits for another process's claim."""
         with self.store.unsynced_tx() as tx:
+            elsewhere = (
+                select(placements.c.key)
+                .join(workers, workers.c.id == placements.c.worker_id)
+                .where(placements.c.worker_id != self.id)
+            )
             query = (
-                select(claims.c.run_id).where(claims.c.state == "queued").order_by(claims.c.seq).limit(limit)
+                select(claims.c.run_id)
+                .where(claims.c.state == "queued", claims.c.thread_id.not_in(elsewhere))
+                .order_by(claims.c.seq)
+                .limit(limit)
             )
             if self.shared:
                 query = query.with_for_update(skip_locked=True)
@@ -180,3 +220,20 @@ class Work:
     def drop_thread(self, thread_id: str) -> None:
         with self.store.tx() as tx:
             tx.conn.execute(delete(claims).where(claims.c.thread_id == thread_id))
+            tx.conn.execute(delete(placements).where(placements.c.key == thread_id))
+
+    # Placements
+
+    def place(self, key: str) -> None:
+        """This process holds the code session of `key` (a thread)."""
+        with self.store.unsynced_tx() as tx:
+            done = tx.conn.execute(
+                update(placements).where(placements.c.key == key).values(worker_id=self.id)
+            )
+            if done.rowcount == 0:
+                tx.conn.execute(placements.insert().values(key=key, worker_id=self.id))
+
+    def placed(self, key: str) -> str | None:
+        """The process that last held the code session of `key`, if any did."""
+        with self.store.read() as tx:
+            return tx.conn.execute(select(placements.c.worker_id).where(placements.c.key == key)).scalar()

@@ -73,6 +73,7 @@ class RunEngine:
         """Join the workers, settle what dead processes left (at once on SQLite, where any earlier
         process is dead; after their lease on PostgreSQL), then claim runs and watch for expiry."""
         self._settle(self.work.register())
+        self.work.beat()
         self._loops = [asyncio.create_task(loop()) for loop in (self._heartbeats, self._claims, self._sweep)]
         if self.work.shared:
             self._listener = Listener(
@@ -101,6 +102,7 @@ class RunEngine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.hub.close()
+        self.work.stop_beating()
         self.work.unregister()
 
     def submit(self) -> None:
@@ -128,12 +130,11 @@ class RunEngine:
         await asyncio.Event().wait()
 
     async def _heartbeats(self) -> None:
-        """Renew this process's heartbeat; settle processes whose lease lapsed; stop runs cancelled
-        elsewhere, should their notice have been lost."""
+        """Settle processes whose lease lapsed; stop runs cancelled elsewhere, should their notice
+        have been lost. (The heartbeat itself beats in a thread of its own: `Work.beat`.)"""
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
-                self.work.heartbeat()
                 self._settle(self.work.take_dead())
                 for run_id, task in list(self._tasks.items()):
                     run = self.store.get("thread.run", run_id)

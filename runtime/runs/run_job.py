@@ -11,6 +11,8 @@ from runtime.runs.job import JobSettings, JobTools, SearchSettings
 from runtime.runs.tools import CodeResult
 from runtime.runs.transcript import TRANSCRIPT, new_transcript
 
+SESSION_RESET = "[The code session was reset: variables and files from earlier runs are gone.]"
+
 
 def _tool_choice(choice) -> str | dict | None:
     """A run's `tool_choice` in chat-completions form."""
@@ -96,7 +98,17 @@ class RunJob:
         return [f for f in files if f is not None]
 
     async def run_code(self, code: str) -> CodeResult:
-        return await self.engine.tools.run_code(self.code_session, self.code_files(), code)
+        """Run in the thread's session; where an earlier one is gone (expired, or its process
+        stopped), the model is told it starts afresh."""
+        engine = self.engine
+        reset = engine.work.placed(self.code_session) is not None and not engine.sandbox.is_open(
+            self.code_session
+        )
+        result = await engine.tools.run_code(self.code_session, self.code_files(), code)
+        engine.work.place(self.code_session)
+        if reset:
+            result.model_text = f"{SESSION_RESET}\n{result.model_text}"
+        return result
 
     async def export_file(self, path: str) -> str | None:
         return await self.engine.tools.export_file(self.code_session, path, self.transcript["exports"])

@@ -14,8 +14,9 @@ and 14 -> 0.3 ms).
 then skips building the statement and its cache key at each call, most of a lookup's time
 (`bench/store.py`: 0.14 -> 0.03 ms).
 
-Beside the objects, three tables let several processes share the database: `workers` (who is alive),
-`claims` (which process drives which run) and `events` (every stream event, for any process to serve).
+Beside the objects, four tables let several processes share the database: `workers` (who is alive),
+`claims` (which process drives which run), `placements` (which process holds a thread's kernel) and
+`events` (every stream event, for any process to serve).
 
 `read()` is for the lookups every search makes: one connection kept open in autocommit mode, so a
 lookup takes no connection from the pool and sends no BEGIN or COMMIT (a lookup after a pause, as
@@ -89,6 +90,14 @@ claims = Table(
     Column("thread_id", String(64), nullable=False, unique=True),
     Column("state", String(16), nullable=False),  # queued, running, waiting
     Column("worker_id", String(64), nullable=True),
+)
+
+# Which process holds the code session (kernel) of a thread: its next runs go to that process.
+placements = Table(
+    "placements",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("worker_id", String(64), nullable=False),
 )
 
 # Every stream event of a run or a response, numbered per stream (runtime/runs/events.py).

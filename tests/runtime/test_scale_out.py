@@ -18,7 +18,7 @@ import pytest
 from tests.support.scripted_model import ScriptedModel, default_reply, last_user_text, text
 from tests.support.server import Server, database_env
 
-LEASE = 2.0
+LEASE = 3.0
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 
 
@@ -258,6 +258,32 @@ def test_kernels_belong_to_their_process(env, data, api, workers, docker_client,
     alone.kill()
     with alone:  # restarted after SIGKILL: the stopped process's kernels are removed
         wait_for(lambda: not (kernels(docker_client) & left), 30, "the killed process's kernels were left")
+
+
+def test_a_threads_runs_go_to_the_process_holding_its_kernel(env, data, api, workers, docker_client):
+    client = api.client()
+    coder = client.beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
+
+    def run_code(thread_id: str, code: str) -> str:
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread_id,
+            assistant_id=coder.id,
+            additional_messages=[{"role": "user", "content": f"run: {code}"}],
+        )
+        assert run.status == "completed"
+        return client.beta.threads.messages.list(thread_id, limit=1).data[0].content[0].text.value
+
+    thread = client.beta.threads.create()
+    run_code(thread.id, "x = 41")
+    for _ in range(4):  # two workers: each run goes to the one that holds the thread's kernel
+        assert run_code(thread.id, "print(x + 1)") == "Tool said: 42"
+
+    with lone_worker(env, data, workers) as first:
+        run_code(thread.id, "y = 1")  # the thread's kernel is now in this process
+        with Server(data, env=env):
+            first.kill()
+            said = run_code(thread.id, "print(y)")
+    assert said.startswith("Tool said: [The code session was reset") and "NameError" in said
 
 
 def test_sqlite_serves_one_process(tmp_path, model):
