@@ -34,7 +34,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vector_stores = app.state.vector_stores = VectorStores.open(settings, app.state.store)
         app.state.vector_store_factory = vector_stores.tool_resources_factory
         app.state.on_file_deleted.append(vector_stores.forget_file)
-        await vector_stores.start()
         worker_id = new_worker_id()
         sandbox = app.state.sandbox = CodeSandbox(settings, worker_id)
         if settings.sandbox_prewarm:
@@ -44,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, app.state.store, model, vector_stores, sandbox, worker_id
         )
         engine.on_worker_dead.append(sandbox.reap_stopped)
+        vector_stores.worker.work = engine.work
         app.state.on_thread_deleted.append(engine.thread_deleted)
         containers = app.state.containers = Containers(settings, app.state.store, sandbox)
         await containers.start(engine.work.id)
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses = app.state.responses = Responses(engine, containers)
         await responses.start()
         await engine.start()  # settles what stopped processes left, with the hooks above
+        if settings.worker:  # an API-only process leaves ingestion to the workers
+            await vector_stores.start()
         try:
             yield
         finally:

@@ -8,9 +8,14 @@ the event loop. Two files are in hand at a time: the embedder takes one batch at
 file embeds the other is parsed, indexed, flushed and recorded, on the core the embedding leaves idle
 part of the time. When a file is done the worker re-reads its row: a row that was deleted, cancelled or
 re-queued meanwhile keeps no points from this pass, so deleting a file or a store mid-ingestion is safe.
+With several processes on one database, a file is claimed (runtime/work.py) by the one that ingests
+it; a process that stops frees its claims when it is settled, and another takes the file over. With
+the embedded index, which one process at a time may write, only the process holding the index's
+lock file ingests (with a Qdrant server, `ASSISTD_QDRANT_URL`, every worker does).
 """
 
 import asyncio
+import fcntl
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,6 +63,8 @@ class IngestWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._queue: asyncio.Queue | None = None
+        self.work = None  # runtime/work.py, once the engine has it: a file is ingested by one process
+        self._lock = None  # the embedded index's ingestion lock, once this process holds it
 
     # Lifecycle
 
@@ -79,6 +86,9 @@ class IngestWorker:
         if running:
             await asyncio.to_thread(wait_futures, running, timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._lock is not None:
+            self._lock.close()  # frees the index for the next process
+            self._lock = None
 
     def wake(self, delay: float = 0.0) -> None:
         """Look for new work now (or after `delay` seconds); safe to call from any thread."""
@@ -103,11 +113,28 @@ class IngestWorker:
 
     # Loop
 
+    def _owns_index(self) -> bool:
+        """With the embedded index, one process on a data directory ingests: the one holding the
+        index's lock (the OS frees it when that process dies, and another takes it on its next scan)."""
+        if self.settings.qdrant_url:
+            return True
+        if self._lock is None:
+            path = self.settings.data_dir / "vectors" / "ingest.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+")  # noqa: SIM115 (kept open: the lock lives as long as it)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return False
+            self._lock = handle
+        return True
+
     async def _scan_forever(self) -> None:
         while True:
             self._wake.clear()
             try:
-                pending = await asyncio.to_thread(self._pending)
+                pending = await asyncio.to_thread(self._pending) if self._owns_index() else []
             except Exception:
                 log.exception("could not scan for pending vector store files")
                 pending = []
@@ -146,6 +173,16 @@ class IngestWorker:
         row = await asyncio.to_thread(self.store.get, FILE, file_id, store_id)
         if row is None or row["status"] != "in_progress":
             return
+        job_id = f"i:{store_id}:{file_id}"
+        if self.work is not None and not await asyncio.to_thread(self.work.take, job_id):
+            return  # another process ingests it
+        try:
+            await self._ingest(store_id, file_id, row)
+        finally:
+            if self.work is not None:
+                await asyncio.to_thread(self.work.finish, job_id)
+
+    async def _ingest(self, store_id: str, file_id: str, row: dict) -> None:
         gen = row.get("_gen")
         found = await asyncio.to_thread(self.store.get, "file", file_id)
         path = file_path(self.settings, file_id)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     worker: bool = True  # this process claims and drives runs (else it serves the API only)
     lease_seconds: float = 10.0  # a process silent this long is dead: what it drove is settled
     drain_seconds: float = 30.0  # on shutdown, how long the runs in hand may take to finish
+    node_name: str | None = None  # this machine's name among the processes (default: the hostname)
     sandbox_prewarm: bool = True
     embedding_model: str | None = None
     qdrant_url: str | None = None

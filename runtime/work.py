@@ -40,6 +40,10 @@ class SingleProcessDatabase(RuntimeError):
     """A second process on SQLite."""
 
 
+class SplitIndex(RuntimeError):
+    """Processes on several machines with the embedded vector index."""
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -51,19 +55,30 @@ def _alive(pid: int) -> bool:
 
 
 class Work:
-    def __init__(self, store: Store, worker_id: str, runs_jobs: bool, lease_seconds: float):
+    def __init__(self, store: Store, worker_id: str, runs_jobs: bool, lease_seconds: float, host: str = ""):
         self.store, self.id, self.runs_jobs, self.lease = store, worker_id, runs_jobs, lease_seconds
+        self.host = host or socket.gethostname()
         self.shared = store.engine.dialect.name == "postgresql"
         self._beating: threading.Event | None = None
 
     # The registry
 
-    def register(self) -> list[str]:
+    def register(self, embedded_index: bool = False) -> list[str]:
         """Join the registry; on SQLite, refuse when another live process uses the database, and
-        return the ids of the earlier (dead) processes, whose work is to be settled now."""
-        host, pid = socket.gethostname(), os.getpid()
+        return the ids of the earlier (dead) processes, whose work is to be settled now. With the
+        embedded vector index (`embedded_index`), refuse to join processes on another machine: the
+        index would be split."""
+        host, pid = self.host, os.getpid()
         with self.store.tx() as tx:
             gone = []
+            if self.shared and embedded_index:
+                hosts = set(tx.conn.execute(select(workers.c.host)).scalars()) - {host}
+                if hosts:
+                    raise SplitIndex(
+                        f"assistd processes on other machines ({', '.join(sorted(hosts))}) use this "
+                        "database; the embedded vector index cannot be shared across machines: set "
+                        "ASSISTD_QDRANT_URL to a Qdrant server for every process."
+                    )
             if not self.shared:
                 for other in tx.conn.execute(select(workers.c.id, workers.c.host, workers.c.pid)):
                     if other.host == host and other.pid != pid and _alive(other.pid):
@@ -80,7 +95,7 @@ class Work:
     def _row(self) -> dict:
         return {
             "id": self.id,
-            "host": socket.gethostname(),
+            "host": self.host,
             "pid": os.getpid(),
             "runs_jobs": int(self.runs_jobs),
             "heartbeat_at": time.time(),
@@ -161,6 +176,20 @@ class Work:
     def enqueue_job(self, tx: Tx, job_id: str) -> None:
         """A queued claim for a job of no thread (a background response)."""
         tx.conn.execute(claims.insert().values(run_id=job_id, thread_id=job_id, state="queued"))
+
+    def take(self, job_id: str) -> bool:
+        """Claim a job no queue holds (a vector store file to ingest) for this process: False if
+        another process has it. A stopped process's jobs are freed when it is settled."""
+        try:
+            with self.store.unsynced_tx() as tx:
+                tx.conn.execute(
+                    claims.insert().values(
+                        run_id=job_id, thread_id=job_id, state="running", worker_id=self.id
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
     def requeue(self, tx: Tx, run_id: str) -> None:
         tx.conn.execute(

@@ -58,7 +58,7 @@ class RunEngine:
         self.count_tokens = prompt.count_tokens
         self.hub = EventHub(store)
         self.tools = ToolRunner(self)
-        self.work = Work(store, worker_id, settings.worker, settings.lease_seconds)
+        self.work = Work(store, worker_id, settings.worker, settings.lease_seconds, settings.node_name or "")
         self.on_worker_dead: list[Callable[[list[str]], None]] = []  # other services' settling
         self.drivers: dict[str, Callable[[str], Awaitable[None]]] = {}  # id prefix -> driver of claimed jobs
         self._tasks: dict[str, asyncio.Task] = {}
@@ -72,7 +72,7 @@ class RunEngine:
     async def start(self) -> None:
         """Join the workers, settle what dead processes left (at once on SQLite, where any earlier
         process is dead; after their lease on PostgreSQL), then claim runs and watch for expiry."""
-        self._settle(self.work.register())
+        self._settle(self.work.register(embedded_index=not self.settings.qdrant_url))
         self.work.beat()
         self._loops = [asyncio.create_task(loop()) for loop in (self._heartbeats, self._claims, self._sweep)]
         if self.work.shared:

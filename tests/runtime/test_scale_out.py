@@ -7,6 +7,7 @@ complete; and SQLite refuses a second process."""
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -284,6 +285,28 @@ def test_a_threads_runs_go_to_the_process_holding_its_kernel(env, data, api, wor
             first.kill()
             said = run_code(thread.id, "print(y)")
     assert said.startswith("Tool said: [The code session was reset") and "NameError" in said
+
+
+def test_files_added_through_an_api_replica_are_ingested_by_a_worker_once(api, workers):
+    client = api.client()
+    uploads = [
+        client.files.create(
+            file=(f"note{n}.txt", f"Note {n}: the code word is zebra-{n}.".encode()), purpose="assistants"
+        )
+        for n in range(4)
+    ]
+    store = client.vector_stores.create(name="shared", file_ids=[u.id for u in uploads])
+    wait_for(lambda: client.vector_stores.retrieve(store.id).file_counts.completed == 4, 120, "not ingested")
+    found = workers[0].client().vector_stores.search(store.id, query="code word zebra-2")
+    assert found.data[0].filename == "note2.txt"
+    assert all(f.status == "completed" for f in client.vector_stores.files.list(store.id).data)
+
+
+def test_another_machine_with_the_embedded_index_is_refused(env, tmp_path, api):
+    elsewhere = Server(tmp_path / "elsewhere", env={**env, "ASSISTD_NODE_NAME": "another-machine"})
+    with pytest.raises(RuntimeError) as err:
+        elsewhere.start()
+    assert "ASSISTD_QDRANT_URL" in str(err.value) and socket.gethostname() in str(err.value)
 
 
 def test_sqlite_serves_one_process(tmp_path, model):
