@@ -330,6 +330,7 @@ class Responses:
         recorder.created()
         if response["background"]:  # a worker process takes it, from the database
             recorder.queued()
+            await self.engine.hub.flush()  # its first events are stored before a worker numbers more
             with self.store.tx() as tx:
                 self.engine.work.enqueue_job(tx, response["id"])
             self.engine.submit()

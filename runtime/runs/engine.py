@@ -101,7 +101,7 @@ class RunEngine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.hub.close()
+        await self.hub.flush()
         self.work.stop_beating()
         self.work.unregister()
 

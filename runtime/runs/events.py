@@ -121,8 +121,8 @@ class EventHub:
             for stream_id in dict.fromkeys(r[0] for r in rows):
                 tx.conn.execute(select(func.pg_notify(self.CHANNEL, stream_id)))
 
-    async def close(self) -> None:
-        """Write what is still queued."""
+    async def flush(self) -> None:
+        """Write what is still queued (before another process is to go on with a stream, and at the end)."""
         if self._writer is not None:
             await self._writer
 

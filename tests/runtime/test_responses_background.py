@@ -10,23 +10,15 @@ import time
 import openai
 import pytest
 
-from tests.support.scripted_model import ScriptedModel, default_reply, last_user_text, text
+from tests.support.scripted_model import ScriptedModel, slow_or_default
 from tests.support.server import Server
 
 TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
 
 
-def script(request: dict):
-    """`slow N`: an answer streamed over about N seconds; anything else: the default script."""
-    said = last_user_text(request)
-    if said.startswith("slow"):
-        return text("word " * int(float(said.split()[1]) * 20), piece=5, delay=0.05)
-    return default_reply(request)
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    with ScriptedModel(script=script) as model:
+    with ScriptedModel(script=slow_or_default) as model:
         env = {"ASSISTD_MODEL_BASE_URL": model.base_url}
         with Server(tmp_path_factory.mktemp("background") / "data", env=env) as srv:
             yield srv.client()

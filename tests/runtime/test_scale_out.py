@@ -16,24 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.scripted_model import ScriptedModel, default_reply, last_user_text, text
+from tests.support.scripted_model import ScriptedModel, last_user_text, slow_or_default
 from tests.support.server import Server, database_env
 
 LEASE = 3.0
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 
 
-def script(request: dict):
-    """`slow N ...`: an answer streamed over about N seconds; anything else: the default script."""
-    said = last_user_text(request)
-    if said.startswith("slow"):
-        return text("word " * int(float(said.split()[1]) * 20), piece=5, delay=0.05)
-    return default_reply(request)
-
-
 @pytest.fixture(scope="module")
 def model():
-    with ScriptedModel(script=script) as m:
+    with ScriptedModel(script=slow_or_default) as m:
         yield m
 
 

@@ -96,6 +96,15 @@ def default_reply(request: dict) -> Reply:
     return text(f"You said: {said}")
 
 
+def slow_or_default(request: dict) -> Reply:
+    """`slow N ...`: an answer streamed over about N seconds (20 pieces a second); anything else:
+    `default_reply`."""
+    said = last_user_text(request)
+    if said.startswith("slow"):
+        return text("word " * int(float(said.split()[1]) * 20), piece=5, delay=0.05)
+    return default_reply(request)
+
+
 def _tokens(value) -> int:
     return max(1, len(json.dumps(value)) // 4)
 
