@@ -55,8 +55,8 @@ def _alive(pid: int) -> bool:
 
 
 class Work:
-    def __init__(self, store: Store, worker_id: str, runs_jobs: bool, lease_seconds: float, host: str = ""):
-        self.store, self.id, self.runs_jobs, self.lease = store, worker_id, runs_jobs, lease_seconds
+    def __init__(self, store: Store, worker_id: str, lease_seconds: float, host: str = ""):
+        self.store, self.id, self.lease = store, worker_id, lease_seconds
         self.host = host or socket.gethostname()
         self.shared = store.engine.dialect.name == "postgresql"
         self._beating: threading.Event | None = None
@@ -97,7 +97,6 @@ class Work:
             "id": self.id,
             "host": self.host,
             "pid": os.getpid(),
-            "runs_jobs": int(self.runs_jobs),
             "heartbeat_at": time.time(),
             "lease_seconds": self.lease,
         }
@@ -139,16 +138,12 @@ class Work:
     def take_dead(self) -> list[str]:
         """Remove the processes whose heartbeat lapsed; the ids this call removed (its to settle),
         with those of claims held by processes no longer registered."""
-        cutoff = time.time() - self.lease
+        lapsed = workers.c.heartbeat_at + workers.c.lease_seconds < time.time()  # each by its own lease
         taken = []
         with self.store.tx() as tx:
-            stale = (
-                tx.conn.execute(select(workers.c.id).where(workers.c.heartbeat_at < cutoff)).scalars().all()
-            )
+            stale = tx.conn.execute(select(workers.c.id).where(lapsed)).scalars().all()
             for worker_id in stale:
-                done = tx.conn.execute(
-                    delete(workers).where(workers.c.id == worker_id, workers.c.heartbeat_at < cutoff)
-                )
+                done = tx.conn.execute(delete(workers).where(workers.c.id == worker_id, lapsed))
                 if done.rowcount:
                     taken.append(worker_id)
             live = select(workers.c.id)

@@ -75,7 +75,6 @@ workers = Table(
     Column("id", String(64), primary_key=True),
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
-    Column("runs_jobs", Integer, nullable=False),  # 1: claims runs; 0: serves the API only
     Column("heartbeat_at", Float, nullable=False),
     Column("lease_seconds", Float, nullable=False),  # silent longer than this, it is dead
 )

@@ -184,6 +184,17 @@ def test_a_killed_worker_has_its_run_settled_within_the_lease_and_not_run_again(
     assert calls_for(model, "slow 30 killed") == 1 and status_of(client, run) == "failed"
 
 
+def test_each_process_is_judged_by_its_own_lease(env, data, api, workers, assistant, model):
+    client = api.client()
+    with lone_worker({**env, "ASSISTD_LEASE_SECONDS": str(10 * LEASE)}, data, workers) as patient:
+        run = start_run(client, assistant, "slow 30 long lease")
+        wait_for(lambda: calls_for(model, "slow 30 long lease") == 1, 30, "the model was not called")
+        patient.kill()
+        time.sleep(3 * LEASE)  # past the others' lease, within its own: not yet settled
+        assert status_of(client, run) == "in_progress"
+        wait_for(lambda: status_of(client, run) == "failed", 10 * LEASE + 5, "the run was not settled")
+
+
 def test_sigterm_lets_the_runs_in_hand_finish(env, data, api, workers, assistant):
     client = api.client()
     with lone_worker(env, data, workers) as lone:
