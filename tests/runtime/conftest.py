@@ -1,4 +1,5 @@
-"""Runtime fixtures: a real server process per test module and an official `openai` client for it.
+"""Runtime fixtures: a real server process per test module and an official `openai` client for it,
+and the scripted model a module's servers call (a module that needs another script defines its own).
 
 API tests run once on SQLite and once on PostgreSQL when `ASSISTD_TEST_POSTGRES_URL` names a
 database (scripts/test starts one); under CI a missing PostgreSQL is a failure, not a skip.
@@ -6,7 +7,14 @@ database (scripts/test starts one); under CI a missing PostgreSQL is a failure, 
 
 import pytest
 
+from tests.support.scripted_model import ScriptedModel
 from tests.support.server import Server, database_env
+
+
+@pytest.fixture(scope="module")
+def model():
+    with ScriptedModel() as m:
+        yield m
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.support.probes import MEMORY_CODE
-from tests.support.scripted_model import ScriptedModel, text, tool_call
+from tests.support.scripted_model import text, tool_call
 from tests.support.server import Server
 
 MINUTE = 2  # seconds in a container "minute" here: the default expiry (20 minutes) is 40 s
@@ -25,12 +25,6 @@ plt.savefig('/mnt/data/chart.png')
 plt.show()
 """
 SALES = b"month,amount\n1,10\n2,20\n3,12\n"
-
-
-@pytest.fixture(scope="module")
-def model():
-    with ScriptedModel() as m:
-        yield m
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.runtime.conftest import database_env
-from tests.support.scripted_model import Reply, ScriptedModel, error, text, tool_call, usage_of
+from tests.support.scripted_model import Reply, error, text, tool_call, usage_of
 from tests.support.server import Server
 
 WEATHER = {
@@ -24,12 +24,6 @@ FACTS = {
     "handbook.txt": "Operations handbook. The launch code for project Zephyr is AZURE-7741. Keep it secret.",
     "menu.txt": "Cafeteria menu. Monday: lentil soup. Tuesday: grilled fish. Wednesday: pasta.",
 }
-
-
-@pytest.fixture(scope="module")
-def model():
-    with ScriptedModel() as m:
-        yield m
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -31,12 +31,6 @@ WEATHER = {
 
 
 @pytest.fixture(scope="module")
-def model():
-    with ScriptedModel() as m:
-        yield m
-
-
-@pytest.fixture(scope="module")
 def server(model, tmp_path_factory):
     env = {"ASSISTD_MODEL_BASE_URL": model.base_url, "ASSISTD_RUN_EXPIRES_SECONDS": "600"}
     with Server(tmp_path_factory.mktemp("runs") / "data", env=env) as srv:

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.scripted_model import Reply, ScriptedModel, text, tool_call
+from tests.support.scripted_model import Reply, text, tool_call
 from tests.support.server import Server
 from tests.support.stream_log import TEXT_ANSWER, CallbackLog
 
@@ -23,12 +23,6 @@ df.assign(double=df['amount'] * 2).to_csv('/mnt/data/doubled.csv', index=False)
 
 def tool_result(request: dict) -> str:
     return next(m["content"] for m in reversed(request["messages"]) if m["role"] == "tool")
-
-
-@pytest.fixture(scope="module")
-def model():
-    with ScriptedModel() as m:
-        yield m
 
 
 @pytest.fixture(scope="module")
