@@ -9,13 +9,12 @@ file embeds the other is parsed, indexed, flushed and recorded, on the core the 
 part of the time. When a file is done the worker re-reads its row: a row that was deleted, cancelled or
 re-queued meanwhile keeps no points from this pass, so deleting a file or a store mid-ingestion is safe.
 With several processes on one database, a file is claimed (runtime/work.py) by the one that ingests
-it; a process that stops frees its claims when it is settled, and another takes the file over. With
-the embedded index, which one process at a time may write, only the process holding the index's
-lock file ingests (with a Qdrant server, `ASSISTD_QDRANT_URL`, every worker does).
+it; a process that stops frees its claims when it is settled, and another takes the file over. The
+embedded index is written through the process that owns it (retrieval/index/shared.py), so any
+worker may ingest into it.
 """
 
 import asyncio
-import fcntl
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -64,7 +63,6 @@ class IngestWorker:
         self._wake: asyncio.Event | None = None
         self._queue: asyncio.Queue | None = None
         self.work = None  # runtime/work.py, once the engine has it: a file is ingested by one process
-        self._lock = None  # the embedded index's ingestion lock, once this process holds it
 
     # Lifecycle
 
@@ -86,9 +84,6 @@ class IngestWorker:
         if running:
             await asyncio.to_thread(wait_futures, running, timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._lock is not None:
-            self._lock.close()  # frees the index for the next process
-            self._lock = None
 
     def wake(self, delay: float = 0.0) -> None:
         """Look for new work now (or after `delay` seconds); safe to call from any thread."""
@@ -113,28 +108,11 @@ class IngestWorker:
 
     # Loop
 
-    def _owns_index(self) -> bool:
-        """With the embedded index, one process on a data directory ingests: the one holding the
-        index's lock (the OS frees it when that process dies, and another takes it on its next scan)."""
-        if self.settings.qdrant_url:
-            return True
-        if self._lock is None:
-            path = self.settings.data_dir / "vectors" / "ingest.lock"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a+")  # noqa: SIM115 (kept open: the lock lives as long as it)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                return False
-            self._lock = handle
-        return True
-
     async def _scan_forever(self) -> None:
         while True:
             self._wake.clear()
             try:
-                pending = await asyncio.to_thread(self._pending) if self._owns_index() else []
+                pending = await asyncio.to_thread(self._pending)
             except Exception:
                 log.exception("could not scan for pending vector store files")
                 pending = []

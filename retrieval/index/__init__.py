@@ -1,6 +1,7 @@
 """The vector index: one narrow interface, two Qdrant backends.
 
-- `EdgeIndex` (`edge.py`): embedded Qdrant Edge shards under a data directory (the default).
+- `EdgeIndex` (`edge.py`): embedded Qdrant Edge shards under a data directory (the default), which
+  `SharedIndex` (`shared.py`) opens in one process and serves to the others on that directory.
 - `ServerIndex` (`server.py`): qdrant-client against a Qdrant server (or qdrant-client's local mode).
 
 Each vector store is its own shard/collection, so a search is scoped to a store without a filter and

@@ -171,11 +171,13 @@ class Index(Protocol):
 
 
 def open_index(qdrant_url: str | None, data_dir: Path, dimension: int, windows: int = 1) -> Index:
-    """Qdrant Edge under `data_dir/edge` unless `qdrant_url` names a server (or `:memory:`/`file://`)."""
+    """Qdrant Edge under `data_dir/edge`, shared by the processes on `data_dir`, unless `qdrant_url`
+    names a server (or `:memory:`/`file://`)."""
     if not qdrant_url:
         from retrieval.index.edge import EdgeIndex
+        from retrieval.index.shared import SharedIndex
 
-        return EdgeIndex(Path(data_dir) / "edge", dimension, windows)
+        return SharedIndex(data_dir, lambda: EdgeIndex(Path(data_dir) / "edge", dimension, windows))
     from retrieval.index.server import ServerIndex
 
     return ServerIndex.from_url(qdrant_url, dimension, windows)

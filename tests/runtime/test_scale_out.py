@@ -3,7 +3,8 @@ official SDK: a run created and streamed on an API-only replica is driven by a w
 cancel sent to another replica stops it; a replica started mid-run leaves the run alone; a worker
 killed with SIGKILL has its run settled within the lease, its model call not made again; SIGTERM
 lets the runs in hand finish; `--workers 2` serves one port; 200 runs at once over the replicas all
-complete; and SQLite refuses a second process."""
+complete; vector stores are served by every process from one embedded index, which outlives the
+process that holds it; and SQLite refuses a second process."""
 
 import contextlib
 import os
@@ -303,6 +304,35 @@ def test_files_added_through_an_api_replica_are_ingested_by_a_worker_once(api, w
     found = workers[0].client().vector_stores.search(store.id, query="code word zebra-2")
     assert found.data[0].filename == "note2.txt"
     assert all(f.status == "completed" for f in client.vector_stores.files.list(store.id).data)
+
+
+def test_every_process_sees_one_embedded_index_and_it_outlives_its_owner(api, workers):
+    """Whichever process owns the index is killed at some point: the others go on reading and
+    writing it, the files already there included, and the killed process comes back to it."""
+    store = api.client().vector_stores.create(name="one index")
+    servers = [api, *workers]
+    animals, words = ["okapi", "quokka", "tapir", "narwhal", "axolotl"], []
+
+    def add_and_find(via, survivors) -> None:
+        words.append(animals[len(words)])
+        upload = via.client().files.create(
+            file=(f"{words[-1]}.txt", f"The {words[-1]} enclosure is behind gate {len(words)}.".encode()),
+            purpose="assistants",
+        )
+        added = via.client().vector_stores.files.create_and_poll(file_id=upload.id, vector_store_id=store.id)
+        assert added.status == "completed"
+        for server in survivors:
+            for word in words:  # what was there before a death too
+                hits = server.client().vector_stores.search(store.id, query=f"Where is the {word}?").data
+                assert hits and hits[0].filename == f"{word}.txt", (server.port, word)
+
+    add_and_find(api, servers)
+    for victim in servers:
+        victim.kill()
+        survivors = [s for s in servers if s is not victim]
+        add_and_find(survivors[-1], survivors)
+        victim.start()
+    add_and_find(workers[0], servers)
 
 
 def test_another_machine_with_the_embedded_index_is_refused(env, tmp_path, api):
