@@ -10,15 +10,19 @@ import logging
 from collections.abc import Callable
 
 import psycopg
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 log = logging.getLogger("assistd.notify")
 
 
+def conninfo(database_url: str | URL) -> str:
+    """The database URL as psycopg takes it, for the connections opened beside the engine's pool."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class Listener:
     def __init__(self, database_url: str, handlers: dict[str, Callable[[str], None]]):
-        url = make_url(database_url).set(drivername="postgresql")
-        self.conninfo = url.render_as_string(hide_password=False)
+        self.conninfo = conninfo(database_url)
         self.handlers = handlers
         self._task: asyncio.Task | None = None
 

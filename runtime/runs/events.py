@@ -9,14 +9,22 @@ whichever process drives the run. Non-streaming requests just read the stored ob
 import asyncio
 import contextlib
 import json
+import logging
+import threading
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from runtime.notify import conninfo
 from runtime.store.db import events
+
+log = logging.getLogger("assistd.events")
+_APPEND = "INSERT INTO events (stream_id, seq, name, data) VALUES (%s, %s, %s, %s)"
 
 # Events after which a stream ends: the run or response is over, or the run waits for the client.
 FINAL_EVENTS = {
@@ -48,10 +56,15 @@ DONE = b"event: done\ndata: [DONE]\n\n"
 
 class EventHub:
     """The event log. `publish` numbers an event in its stream (from 0), hands it at once to the
-    streams of this process that follow it, and queues it for the `events` table; a writer task
-    appends what is queued in one transaction off the event loop and sends a NOTIFY carrying each
-    stream id it wrote (on PostgreSQL; runtime/notify.py hears it in the other processes), so a
-    stream can be served by any process, and replayed. A stream reads the table after its cursor,
+    streams of this process that follow it, and queues it for the `events` table; a writer thread
+    appends what is queued in one transaction and sends a NOTIFY carrying each stream id it wrote
+    (on PostgreSQL; runtime/notify.py hears it in the other processes), so a stream can be served by
+    any process, and replayed. The writer is a thread of its own, not a task, so a write never waits
+    for a turn of a busy event loop (which blocks on its own durable writes), and on PostgreSQL it
+    keeps a connection of its own on which a batch, its notices and the commit go in one round
+    trip (a pooled transaction took six): an event reaches the other processes about a millisecond
+    after it is published. A write that fails (the database restarting) is tried again until it is
+    stored. A stream reads the table after its cursor,
     then takes what this process publishes and, when woken by a notice (or every second), what the
     table holds beyond the last event it sent. An event published outside the event loop (a request
     handled in a thread) is written at once."""
@@ -63,7 +76,9 @@ class EventHub:
         self.shared = store.engine.dialect.name == "postgresql"
         self._next: dict[str, int] = {}  # the next number of each stream this process writes
         self._pending: list[tuple[str, int, str, str]] = []  # (stream, seq, name, data) to write
-        self._writer: asyncio.Task | None = None
+        self._changed = threading.Condition()  # guards `_pending`; told when it grows or shrinks
+        self._writer: threading.Thread | None = None
+        self._connection: psycopg.Connection | None = None  # the writer's, on PostgreSQL
         self._followers: dict[str, set[asyncio.Queue]] = defaultdict(set)
 
     def publish(self, stream_id: str, event: Event) -> None:
@@ -72,33 +87,45 @@ class EventHub:
             seq = self.last(stream_id) + 1
         self._next[stream_id] = seq + 1
         row = (stream_id, seq, event.name, json.dumps(event.data, separators=(",", ":")))
+        with self._changed:
+            self._pending.append(row)
+            self._changed.notify_all()
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_forever, name="events", daemon=True)
+            self._writer.start()
         try:
             asyncio.get_running_loop()
-        except RuntimeError:  # not on the event loop: write it now
-            self._write([row])
+        except RuntimeError:  # not on the event loop (a request handled in a thread): wait until stored
+            self._wait_written(30.0)
             return
-        self._pending.append(row)
         for queue in self._followers.get(stream_id, ()):
             queue.put_nowait(row[1:])
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending())
 
-    async def _write_pending(self) -> None:
-        if not self.shared:  # no other process reads the table: gather a larger batch
-            await asyncio.sleep(0.05)
-        while self._pending:
-            batch = self._pending[:]
-            await asyncio.to_thread(self._write, batch)
-            del self._pending[: len(batch)]
+    def _write_forever(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending)
+            if not self.shared:  # no other process reads the table: gather a larger batch
+                time.sleep(0.05)
+            with self._changed:
+                batch = self._pending[:]
+            try:
+                self._write(batch)
+            except Exception:
+                log.exception("could not store %d events; trying again", len(batch))
+                time.sleep(0.5)
+                continue
+            with self._changed:
+                del self._pending[: len(batch)]
+                self._changed.notify_all()
 
     def _write(self, rows: list[tuple[str, int, str, str]]) -> None:
         """Append `rows`; a number another process took meanwhile (a cancel writes to the stream of
         the run it cancels) moves the row, and the rest of its stream, after the one there."""
         try:
-            with self.store.unsynced_tx() as tx:
-                self._insert(tx, rows)
+            self._append(rows)
             return
-        except IntegrityError:
+        except (IntegrityError, psycopg.errors.UniqueViolation):
             pass
         moved: dict[str, int] = {}
         for stream_id, seq, name, data in rows:
@@ -113,6 +140,31 @@ class EventHub:
                     seq = moved[stream_id]
             self._next[stream_id] = max(self._next.get(stream_id, 0), seq + 1)
 
+    def _append(self, rows: list[tuple[str, int, str, str]]) -> None:
+        """Append `rows` in one transaction: on PostgreSQL on the writer's connection, pipelined,
+        with `synchronous_commit` off (see `Store.unsynced_tx`)."""
+        if not self.shared:
+            with self.store.unsynced_tx() as tx:
+                self._insert(tx, rows)
+            return
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(conninfo(self.store.engine.url))
+            self._connection.execute("SET synchronous_commit TO OFF")
+            self._connection.commit()
+        connection = self._connection
+        try:
+            with connection.pipeline(), connection.cursor() as cursor:
+                cursor.executemany(_APPEND, rows)
+                for stream_id in dict.fromkeys(r[0] for r in rows):
+                    cursor.execute("SELECT pg_notify(%s, %s)", (self.CHANNEL, stream_id))
+                connection.commit()
+        except psycopg.errors.UniqueViolation:
+            connection.rollback()
+            raise
+        except psycopg.Error:
+            connection.close()  # the next write connects again
+            raise
+
     def _insert(self, tx, rows: list[tuple[str, int, str, str]]) -> None:
         tx.conn.execute(
             events.insert(), [dict(zip(("stream_id", "seq", "name", "data"), r, strict=True)) for r in rows]
@@ -121,10 +173,15 @@ class EventHub:
             for stream_id in dict.fromkeys(r[0] for r in rows):
                 tx.conn.execute(select(func.pg_notify(self.CHANNEL, stream_id)))
 
-    async def flush(self) -> None:
-        """Write what is still queued (before another process is to go on with a stream, and at the end)."""
-        if self._writer is not None:
-            await self._writer
+    async def flush(self, timeout: float = 30.0) -> None:
+        """Wait until what is queued is written (before another process is to go on with a stream,
+        and at the end); give up after `timeout` seconds (the database down)."""
+        if self._pending:
+            await asyncio.to_thread(self._wait_written, timeout)
+
+    def _wait_written(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._pending, timeout)
 
     def wake(self, stream_id: str) -> None:
         """Another process wrote to the stream: its followers here look at the table."""
@@ -139,7 +196,8 @@ class EventHub:
 
     def last(self, stream_id: str) -> int:
         """The number of the stream's last event so far (-1: none), written or still to be."""
-        pending = [seq for sid, seq, _, _ in self._pending if sid == stream_id]
+        with self._changed:
+            pending = [seq for sid, seq, _, _ in self._pending if sid == stream_id]
         return max([self._last_written(stream_id), *pending, self._next.get(stream_id, 0) - 1])
 
     def watch(self, stream_id: str) -> int:
@@ -154,7 +212,8 @@ class EventHub:
                 .order_by(events.c.seq)
             )
             found = [tuple(row) for row in tx.conn.execute(query)]
-        unwritten = [row[1:] for row in self._pending if row[0] == stream_id and row[1] > after]
+        with self._changed:
+            unwritten = [row[1:] for row in self._pending if row[0] == stream_id and row[1] > after]
         return sorted({row[0]: row for row in found + unwritten}.values())
 
     async def stream(self, stream_id: str, after: int, first: list[Event] = ()) -> AsyncIterator[bytes]:
@@ -164,22 +223,50 @@ class EventHub:
         queue: asyncio.Queue = asyncio.Queue()
         self._followers[stream_id].add(queue)
         try:
-            rows = self._read(stream_id, after)
+            rows = self._look(stream_id, after)
             while True:
+                sent = []  # the events at hand leave in one write
                 for seq, name, data in rows:
                     if seq <= after:
                         continue
                     after = seq
-                    yield f"event: {name}\ndata: {data}\n\n".encode()
+                    sent.append(f"event: {name}\ndata: {data}\n\n".encode())
                     if name in FINAL_EVENTS:
-                        yield DONE
+                        yield b"".join(sent) + DONE
                         return
-                row = None
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):  # no task of its own: woken on the next turn
-                        row = await queue.get()
-                rows = [row] if row is not None and row[0] == after + 1 else self._read(stream_id, after)
+                if sent:
+                    yield b"".join(sent)
+                rows = await self._next_rows(queue, stream_id, after)
         finally:
             self._followers[stream_id].discard(queue)
             if not self._followers[stream_id]:
                 del self._followers[stream_id]
+
+    async def _next_rows(
+        self, queue: asyncio.Queue, stream_id: str, after: int
+    ) -> list[tuple[int, str, str]]:
+        """The events after `after`: those this process published since, if they follow on (a stream
+        has no task of its own, so it is woken on the loop's next turn); else, on a notice or after
+        a second, what the table holds."""
+        arrived = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                arrived.append(await queue.get())
+        while not queue.empty():
+            arrived.append(queue.get_nowait())
+        if (
+            arrived
+            and None not in arrived
+            and [r[0] for r in arrived] == list(range(after + 1, after + 1 + len(arrived)))
+        ):
+            return arrived
+        return self._look(stream_id, after)
+
+    def _look(self, stream_id: str, after: int) -> list[tuple[int, str, str]]:
+        """`_read`, or nothing while the database is away (restarting): the stream looks again on
+        the next notice or a second later, and goes on from its cursor."""
+        try:
+            return self._read(stream_id, after)
+        except DBAPIError as exc:
+            log.warning("could not read the events of %s (%s); looking again", stream_id, exc)
+            return []

@@ -113,7 +113,7 @@ class RunRecorder:
     def message_started(self, image_file_ids: list[str]) -> None:
         """The model began an answer; images the run's code showed lead it."""
         message_id = new_id("thread.message")
-        self._message_step = self._new_step(
+        step = self._step(
             "message_creation", {"type": "message_creation", "message_creation": {"message_id": message_id}}
         )
         self._message = {
@@ -132,7 +132,10 @@ class RunRecorder:
             "attachments": [],
             "metadata": {},
         }
-        self.store.insert("thread.message", self._message, parent=self.run["thread_id"])
+        with self.store.tx() as tx:  # the step and its message in one commit: sooner to the first delta
+            tx.insert("thread.run.step", step, parent=self.run_id)
+            tx.insert("thread.message", self._message, parent=self.run["thread_id"])
+        self._message_step = self._step_started(step)
         self.emit("thread.message.created", self._message)
         self.emit("thread.message.in_progress", self._message)
         for file_id in image_file_ids:
@@ -262,7 +265,12 @@ class RunRecorder:
     # Steps and messages in the store
 
     def _new_step(self, step_type: str, details: dict) -> dict:
-        step = {
+        step = self._step(step_type, details)
+        self.store.insert("thread.run.step", step, parent=self.run_id)
+        return self._step_started(step)
+
+    def _step(self, step_type: str, details: dict) -> dict:
+        return {
             "id": new_id("thread.run.step"),
             "object": "thread.run.step",
             "created_at": now(),
@@ -280,7 +288,8 @@ class RunRecorder:
             "usage": None,
             "metadata": {},
         }
-        self.store.insert("thread.run.step", step, parent=self.run_id)
+
+    def _step_started(self, step: dict) -> dict:
         self.emit("thread.run.step.created", step)
         self.emit("thread.run.step.in_progress", step)
         return step

@@ -118,8 +118,10 @@ class ScriptedModel:
         models: tuple[str, ...] = ("scripted-model",),
         port: int = 0,
         usage: bool = True,
+        sent: Callable[[dict, str], None] | None = None,
     ):
         self.script = script or default_reply
+        self.sent = sent  # told (request, SSE payload) as each streamed piece leaves, for benchmarks
         self.models = models
         self.usage = usage
         self.requests: list[dict] = []
@@ -224,7 +226,10 @@ class ScriptedModel:
                     for chunk in _chunks(request, reply, model.usage):
                         if reply.delay:
                             time.sleep(reply.delay)
-                        self._send(chunk if isinstance(chunk, str) else json.dumps(chunk))
+                        payload = chunk if isinstance(chunk, str) else json.dumps(chunk)
+                        self._send(payload)
+                        if model.sent is not None:
+                            model.sent(request, payload)
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
