@@ -27,6 +27,17 @@ class CodeSandbox:
         self._starting: asyncio.Task | None = None
         self._placed: dict[str, dict[str, str]] = {}
 
+    @property
+    def capacity(self) -> int:
+        """The code sessions this process may hold (`ASSISTD_SANDBOX_MAX_SESSIONS`)."""
+        import sandbox
+
+        return sandbox.SandboxConfig.from_env(self.state_dir, image="").max_sessions
+
+    def session_count(self) -> int:
+        """The code sessions live now (safe to call from any thread)."""
+        return 0 if self._pool is None else self._pool.session_count
+
     async def _get_pool(self):
         if self._pool is not None:
             return self._pool

@@ -15,7 +15,11 @@ are the same ones the API reads and writes.
 
 A thread's code session (its kernel) lives in the process that ran its code (`placements`): the
 thread's next runs are left to that process while it lives; once it is gone, any worker takes them
-and starts a fresh kernel, and the model is told its session was reset.
+and starts a fresh kernel, and the model is told its session was reset. Each worker has a session
+capacity (`ASSISTD_SANDBOX_MAX_SESSIONS`) and reports the sessions it holds (at each heartbeat and
+each new placement). The runs of a new thread go to the least loaded live worker with room, by
+sessions held plus runs in hand: a worker takes them while no other with room is less loaded; a run
+no such worker took within `GRACE` seconds (that worker stuck, or every worker full) is taken by any.
 
 SQLite serves one process: a second one (a live process id in `workers`) is refused at start.
 """
@@ -25,8 +29,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from runtime.errors import InvalidRequest
@@ -34,6 +39,8 @@ from runtime.store import Store, Tx
 from runtime.store.db import claims, placements, workers
 
 log = logging.getLogger("assistd.work")
+
+GRACE = 1.0  # seconds a new thread's run waits for the least loaded worker before any worker takes it
 
 
 class SingleProcessDatabase(RuntimeError):
@@ -55,11 +62,22 @@ def _alive(pid: int) -> bool:
 
 
 class Work:
-    def __init__(self, store: Store, worker_id: str, lease_seconds: float, host: str = ""):
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        lease_seconds: float,
+        host: str = "",
+        capacity: int = 0,
+        sessions: Callable[[], int] = lambda: 0,
+    ):
         self.store, self.id, self.lease = store, worker_id, lease_seconds
         self.host = host or socket.gethostname()
         self.shared = store.engine.dialect.name == "postgresql"
+        self.capacity = capacity  # the code sessions this process may hold (0: it drives no runs)
+        self.sessions = sessions  # how many it holds now
         self._beating: threading.Event | None = None
+        self._waiting: dict[str, float] = {}  # new threads' runs left to another worker: since when
 
     # The registry
 
@@ -99,6 +117,8 @@ class Work:
             "pid": os.getpid(),
             "heartbeat_at": time.time(),
             "lease_seconds": self.lease,
+            "capacity": self.capacity,
+            "sessions": self.sessions(),
         }
 
     def beat(self) -> None:
@@ -122,7 +142,9 @@ class Work:
     def heartbeat(self) -> None:
         with self.store.tx() as tx:
             done = tx.conn.execute(
-                update(workers).where(workers.c.id == self.id).values(heartbeat_at=time.time())
+                update(workers)
+                .where(workers.c.id == self.id)
+                .values(heartbeat_at=time.time(), sessions=self.sessions())
             )
             if done.rowcount == 0:  # settled as dead after a long pause: join again
                 log.error(
@@ -192,23 +214,27 @@ class Work:
         )
 
     def claim(self, limit: int) -> list[str]:
-        """Take up to `limit` queued runs, oldest first, but those of a thread whose kernel another
-        live process holds (that process takes them); none waits for another process's claim."""
+        """Take up to `limit` queued runs, oldest first: those of threads whose kernel this process
+        holds, and those of new threads (no kernel in a live process) as `_share` allows or once they
+        waited `GRACE` seconds; never those of a thread whose kernel another live process holds.
+        No claim waits for another process's."""
         with self.store.unsynced_tx() as tx:
-            elsewhere = (
-                select(placements.c.key)
-                .join(workers, workers.c.id == placements.c.worker_id)
-                .where(placements.c.worker_id != self.id)
-            )
-            query = (
-                select(claims.c.run_id)
-                .where(claims.c.state == "queued", claims.c.thread_id.not_in(elsewhere))
-                .order_by(claims.c.seq)
-                .limit(limit)
-            )
-            if self.shared:
-                query = query.with_for_update(skip_locked=True)
-            run_ids = tx.conn.execute(query).scalars().all()
+            queued = claims.c.state == "queued"
+            held = select(placements.c.key).join(workers, workers.c.id == placements.c.worker_id)
+            here = select(placements.c.key).where(placements.c.worker_id == self.id)
+            run_ids = self._lock(tx, and_(queued, claims.c.thread_id.in_(here)), limit)
+            new = and_(queued, claims.c.thread_id.not_in(held))
+            share = self._share(tx, limit - len(run_ids))
+            if share > 0:
+                run_ids += self._lock(tx, new, share)
+                self._waiting.clear()
+            elif len(run_ids) < limit:
+                now = time.monotonic()
+                waiting = tx.conn.execute(select(claims.c.run_id).where(new).limit(limit)).scalars()
+                self._waiting = {run_id: self._waiting.get(run_id, now) for run_id in waiting}
+                overdue = [run_id for run_id, since in self._waiting.items() if now - since >= GRACE]
+                if overdue:
+                    run_ids += self._lock(tx, and_(new, claims.c.run_id.in_(overdue)), limit - len(run_ids))
             if run_ids:
                 tx.conn.execute(
                     update(claims)
@@ -216,6 +242,46 @@ class Work:
                     .values(state="running", worker_id=self.id)
                 )
         return run_ids
+
+    def _lock(self, tx: Tx, where, limit: int) -> list[str]:
+        """Up to `limit` claims matching `where`, oldest first, locked for this transaction (those
+        another process has locked are skipped)."""
+        query = select(claims.c.run_id).where(where).order_by(claims.c.seq).limit(limit)
+        if self.shared:
+            query = query.with_for_update(skip_locked=True)
+        return list(tx.conn.execute(query).scalars())
+
+    def _share(self, tx: Tx, limit: int) -> int:
+        """How many runs of new threads (up to `limit`) this process may take now: all if no other
+        live worker has room; else none when its own sessions fill its capacity, and otherwise as
+        many as leave it no more loaded (sessions plus runs in hand) than the least loaded of those
+        others, plus one."""
+        if not self.shared:
+            return limit  # one process
+        in_hand = (
+            select(claims.c.worker_id, func.count().label("runs"))
+            .where(claims.c.state == "running")
+            .group_by(claims.c.worker_id)
+            .subquery()
+        )
+        live = workers.c.heartbeat_at + workers.c.lease_seconds >= time.time()
+        query = (
+            select(workers.c.id, workers.c.capacity, workers.c.sessions, func.coalesce(in_hand.c.runs, 0))
+            .outerjoin(in_hand, in_hand.c.worker_id == workers.c.id)
+            .where(workers.c.capacity > 0, live)
+        )
+        sessions = self.sessions()
+        mine, others = sessions, []
+        for worker_id, capacity, held, runs in tx.conn.execute(query):
+            if worker_id == self.id:
+                mine += runs
+            elif held < capacity:
+                others.append(held + runs)
+        if not others:
+            return limit
+        if sessions >= self.capacity:
+            return 0
+        return max(0, min(limit, min(others) - mine + 1))
 
     def give_back(self, run_id: str) -> None:
         """The run waits for tool outputs: no process holds it meanwhile."""
@@ -249,13 +315,14 @@ class Work:
     # Placements
 
     def place(self, key: str) -> None:
-        """This process holds the code session of `key` (a thread)."""
+        """This process holds the code session of `key` (a thread); its count of sessions is told."""
         with self.store.unsynced_tx() as tx:
             done = tx.conn.execute(
                 update(placements).where(placements.c.key == key).values(worker_id=self.id)
             )
             if done.rowcount == 0:
                 tx.conn.execute(placements.insert().values(key=key, worker_id=self.id))
+            tx.conn.execute(update(workers).where(workers.c.id == self.id).values(sessions=self.sessions()))
 
     def placed(self, key: str) -> str | None:
         """The process that last held the code session of `key`, if any did."""

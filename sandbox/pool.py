@@ -95,6 +95,10 @@ class SessionPool:
             self._sessions[key] = session
             return session
 
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
     def has_session(self, key: str) -> bool:
         return key in self._sessions
 

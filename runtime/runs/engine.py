@@ -58,7 +58,14 @@ class RunEngine:
         self.count_tokens = prompt.count_tokens
         self.hub = EventHub(store)
         self.tools = ToolRunner(self)
-        self.work = Work(store, worker_id, settings.lease_seconds, settings.node_name or "")
+        self.work = Work(
+            store,
+            worker_id,
+            settings.lease_seconds,
+            settings.node_name or "",
+            capacity=sandbox_provider.capacity if settings.worker else 0,
+            sessions=sandbox_provider.session_count,
+        )
         self.on_worker_dead: list[Callable[[list[str]], None]] = []  # other services' settling
         self.drivers: dict[str, Callable[[str], Awaitable[None]]] = {}  # id prefix -> driver of claimed jobs
         self._tasks: dict[str, asyncio.Task] = {}

@@ -45,6 +45,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     select,
     text,
     update,
@@ -77,6 +78,9 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
     Column("lease_seconds", Float, nullable=False),  # silent longer than this, it is dead
+    # Code sessions it may hold (0: it drives no runs), and holds now: new threads go to the least loaded.
+    Column("capacity", Integer, nullable=False, server_default="0"),
+    Column("sessions", Integer, nullable=False, server_default="0"),
 )
 
 # A run from creation to its end: `worker_id` is the process driving it (none while it is queued or
@@ -158,7 +162,25 @@ def open_engine(url: str) -> Engine:
     with engine.begin() as conn:  # also on databases made before these indexes existed
         for index in FIELD_INDEXES:
             conn.execute(CreateIndex(index, if_not_exists=True))
+        _add_new_columns(conn)
     return engine
+
+
+def _add_new_columns(conn: Connection) -> None:
+    """Add the columns a table gained since the database was made (each has a server default)."""
+    found = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {column["name"] for column in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                kind = column.type.compile(conn.dialect)
+                maybe = " IF NOT EXISTS" if conn.dialect.name == "postgresql" else ""  # a process racing us
+                conn.execute(
+                    text(
+                        f"ALTER TABLE {table.name} ADD COLUMN{maybe} {column.name} {kind} "
+                        f"NOT NULL DEFAULT {column.server_default.arg}"
+                    )
+                )
 
 
 class Tx:
@@ -263,12 +285,38 @@ def _filter(query, where: dict | None):
     return query
 
 
+class _Reader:
+    """The store's reading connection, opened on first use, in autocommit mode. A statement that
+    fails opens a new connection for the next one; one that met a connection the database dropped
+    (it restarted) is sent again at once on a new one, which is safe as it only reads."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def execute(self, *args, **kwargs):
+        for attempt in (1, 2):
+            if self._connection is None:
+                self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                return self._connection.execute(*args, **kwargs)
+            except DBAPIError as exc:
+                self.close()
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 class Store:
     """The database: `store.tx()` opens a transaction; shortcuts run one operation each."""
 
     def __init__(self, url: str):
         self.engine = open_engine(url)
-        self._reader: Connection | None = None
+        self._reader = _Reader(self.engine)
         self._reader_lock = threading.Lock()
         # Commits that need not wait for the disk: on SQLite a second engine in synchronous=NORMAL.
         self._unsynced = _sqlite_engine(url, "NORMAL") if url.startswith("sqlite:///") else None
@@ -296,14 +344,7 @@ class Store:
         """Lookups outside a transaction on the store's reading connection (see the module doc):
         each statement sees what was committed when it ran. Callers take turns; write with `tx()`."""
         with self._reader_lock:
-            if self._reader is None:
-                self._reader = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            try:
-                yield Tx(self._reader)
-            except DBAPIError:  # the next read opens a new connection
-                self._reader.close()
-                self._reader = None
-                raise
+            yield Tx(self._reader)
 
     def get(self, kind: str, object_id: str, parent: str | None = None) -> dict | None:
         with self.tx() as tx:
@@ -323,9 +364,7 @@ class Store:
 
     def close(self) -> None:
         with self._reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._reader.close()
         self.engine.dispose()
         if self._unsynced is not None:
             self._unsynced.dispose()

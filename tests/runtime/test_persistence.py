@@ -5,6 +5,7 @@ import threading
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from runtime.store import Store
@@ -104,6 +105,30 @@ def test_database_from_before_the_field_indexes_opens_with_everything(tmp_path):
         srv.stop()
 
 
+def test_database_from_before_the_session_columns_opens_and_serves(tmp_path):
+    """A database whose `workers` table predates its `capacity` and `sessions` columns gets them at
+    start-up (with their defaults), and the server works on it."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        assistant = srv.client().beta.assistants.create(model="m", name="kept")
+        srv.stop()
+        db = sqlite3.connect(srv.data_dir / "assistd.db")
+        db.execute("ALTER TABLE workers DROP COLUMN capacity")
+        db.execute("ALTER TABLE workers DROP COLUMN sessions")
+        db.commit()
+        db.close()
+        srv.start()
+        assert srv.client().beta.assistants.retrieve(assistant.id).name == "kept"
+        db = sqlite3.connect(srv.data_dir / "assistd.db")
+        columns = {row[1] for row in db.execute("PRAGMA table_info(workers)")}
+        capacity = db.execute("SELECT capacity FROM workers").fetchall()
+        db.close()
+        assert {"capacity", "sessions"} <= columns
+        assert capacity and capacity[0][0] > 0  # this process drives runs: its session capacity
+    finally:
+        srv.stop()
+
+
 def test_reads_outside_a_transaction_see_each_commit_and_outlive_a_failed_statement(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -114,7 +139,7 @@ def test_reads_outside_a_transaction_see_each_commit_and_outlive_a_failed_statem
         with store.read() as tx:
             assert tx.get("thing", "a")["n"] == 2
         with pytest.raises(DBAPIError), store.read() as tx:
-            tx.conn.exec_driver_sql("SELECT * FROM no_such_table")
+            tx.conn.execute(text("SELECT * FROM no_such_table"))
         with store.read() as tx:  # on a new connection
             assert tx.get("thing", "a")["n"] == 2
     finally:

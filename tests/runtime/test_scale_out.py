@@ -2,9 +2,10 @@
 official SDK: a run created and streamed on an API-only replica is driven by a worker process; a
 cancel sent to another replica stops it; a replica started mid-run leaves the run alone; a worker
 killed with SIGKILL has its run settled within the lease, its model call not made again; SIGTERM
-lets the runs in hand finish; `--workers 2` serves one port; 200 runs at once over the replicas all
-complete; vector stores are served by every process from one embedded index, which outlives the
-process that holds it; and SQLite refuses a second process."""
+lets the runs in hand finish; `--workers 2` serves one port; new threads go to the least loaded
+worker with room; 200 runs at once over the replicas all complete; vector stores are served by
+every process from one embedded index, which outlives the process that holds it; and SQLite
+refuses a second process."""
 
 import contextlib
 import os
@@ -232,7 +233,8 @@ def test_200_runs_at_once_over_the_replicas(api, workers, assistant):
 
 
 def kernels(docker_client) -> set[str]:
-    return {c.id for c in docker_client.containers.list(all=True, filters={"label": "assistd.sandbox"})}
+    """The kernel containers now (one listing call: a container removed meanwhile is not looked up)."""
+    return {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "assistd.sandbox"})}
 
 
 def test_kernels_belong_to_their_process(env, data, api, workers, docker_client, tmp_path, model):
@@ -289,6 +291,41 @@ def test_a_threads_runs_go_to_the_process_holding_its_kernel(env, data, api, wor
             first.kill()
             said = run_code(thread.id, "print(y)")
     assert said.startswith("Tool said: [The code session was reset") and "NameError" in said
+
+
+def owner_of(docker_client, hostname: str) -> str:
+    """The process whose kernel has this hostname (the container's short id), by its owner label."""
+    found = docker_client.api.containers(all=True, filters={"label": "assistd.sandbox"})
+    return next(c["Labels"]["assistd.sandbox.owner"] for c in found if c["Id"].startswith(hostname))
+
+
+def test_new_threads_go_to_the_least_loaded_worker_with_room(env, data, api, workers, docker_client):
+    """Two workers that may hold three code sessions each. While the first holds two, the next two
+    new threads go to the second; then each takes one more, and all six threads run their code."""
+    client = api.client()
+    coder = client.beta.assistants.create(model="scripted-model", tools=[{"type": "code_interpreter"}])
+
+    def new_thread_runs_code() -> str:
+        """The process whose kernel ran a new thread's first code."""
+        run = client.beta.threads.create_and_run_poll(
+            assistant_id=coder.id,
+            thread={
+                "messages": [{"role": "user", "content": "run: import socket; print(socket.gethostname())"}]
+            },
+        )
+        assert run.status == "completed", run.last_error
+        said = client.beta.threads.messages.list(run.thread_id, limit=1).data[0].content[0].text.value
+        assert said.startswith("Tool said: "), said
+        return owner_of(docker_client, said.removeprefix("Tool said: ").strip())
+
+    capped = {**env, "ASSISTD_SANDBOX_MAX_SESSIONS": "3"}
+    with lone_worker(capped, data, workers):
+        owners = [new_thread_runs_code(), new_thread_runs_code()]
+        with Server(data, env=capped):
+            owners += [new_thread_runs_code() for _ in range(4)]
+    first, second = owners[0], owners[2]
+    assert owners[:4] == [first, first, second, second] and first != second
+    assert sorted(owners[4:]) == sorted([first, second])
 
 
 def test_files_added_through_an_api_replica_are_ingested_by_a_worker_once(api, workers):
