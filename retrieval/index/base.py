@@ -1,5 +1,4 @@
-"""The `Index` interface both backends implement, its value types, the helpers they share, and
-`open_index`."""
+"""The `Index` interface the backends implement, its value types, and the helpers they share."""
 
 import math
 import re
@@ -7,7 +6,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from retrieval.keyword import Sparse
@@ -168,16 +166,3 @@ class Index(Protocol):
     def flush(self, store_id: str) -> None: ...
 
     def close(self) -> None: ...
-
-
-def open_index(qdrant_url: str | None, data_dir: Path, dimension: int, windows: int = 1) -> Index:
-    """Qdrant Edge under `data_dir/edge`, shared by the processes on `data_dir`, unless `qdrant_url`
-    names a server (or `:memory:`/`file://`)."""
-    if not qdrant_url:
-        from retrieval.index.edge import EdgeIndex
-        from retrieval.index.shared import SharedIndex
-
-        return SharedIndex(data_dir, lambda: EdgeIndex(Path(data_dir) / "edge", dimension, windows))
-    from retrieval.index.server import ServerIndex
-
-    return ServerIndex.from_url(qdrant_url, dimension, windows)
