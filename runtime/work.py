@@ -17,9 +17,9 @@ A thread's code session (its kernel) lives in the process that ran its code (`pl
 thread's next runs are left to that process while it lives; once it is gone, any worker takes them
 and starts a fresh kernel, and the model is told its session was reset. Each worker has a session
 capacity (`ASSISTD_SANDBOX_MAX_SESSIONS`) and reports the sessions it holds (at each heartbeat and
-each new placement). The runs of a new thread go to the least loaded live worker with room, by
-sessions held plus runs in hand: a worker takes them while no other with room is less loaded; a run
-no such worker took within `GRACE` seconds (that worker stuck, or every worker full) is taken by any.
+each new placement). The runs of a new thread go to a live worker with room holding the fewest
+sessions: a worker takes them while no other with room holds fewer (those tied share them); a run no
+such worker took within `GRACE` seconds (that worker stuck, or every worker full) is taken by any.
 
 SQLite serves one process: a second one (a live process id in `workers`) is refused at start.
 """
@@ -215,8 +215,8 @@ class Work:
 
     def claim(self, limit: int) -> list[str]:
         """Take up to `limit` queued runs, oldest first: those of threads whose kernel this process
-        holds, and those of new threads (no kernel in a live process) as `_share` allows or once they
-        waited `GRACE` seconds; never those of a thread whose kernel another live process holds.
+        holds, and those of new threads (no kernel in a live process) if it is `_first_choice` or once
+        they waited `GRACE` seconds; never those of a thread whose kernel another live process holds.
         No claim waits for another process's."""
         with self.store.unsynced_tx() as tx:
             queued = claims.c.state == "queued"
@@ -224,9 +224,8 @@ class Work:
             here = select(placements.c.key).where(placements.c.worker_id == self.id)
             run_ids = self._lock(tx, and_(queued, claims.c.thread_id.in_(here)), limit)
             new = and_(queued, claims.c.thread_id.not_in(held))
-            share = self._share(tx, limit - len(run_ids))
-            if share > 0:
-                run_ids += self._lock(tx, new, share)
+            if self._first_choice(tx):
+                run_ids += self._lock(tx, new, limit - len(run_ids))
                 self._waiting.clear()
             elif len(run_ids) < limit:
                 now = time.monotonic()
@@ -251,37 +250,20 @@ class Work:
             query = query.with_for_update(skip_locked=True)
         return list(tx.conn.execute(query).scalars())
 
-    def _share(self, tx: Tx, limit: int) -> int:
-        """How many runs of new threads (up to `limit`) this process may take now: all if no other
-        live worker has room; else none when its own sessions fill its capacity, and otherwise as
-        many as leave it no more loaded (sessions plus runs in hand) than the least loaded of those
-        others, plus one."""
+    def _first_choice(self, tx: Tx) -> bool:
+        """Whether this process is where new threads go now: no other live worker with room holds
+        fewer code sessions, and its own sessions leave it room (or no other has any)."""
         if not self.shared:
-            return limit  # one process
-        in_hand = (
-            select(claims.c.worker_id, func.count().label("runs"))
-            .where(claims.c.state == "running")
-            .group_by(claims.c.worker_id)
-            .subquery()
-        )
+            return True  # one process
         live = workers.c.heartbeat_at + workers.c.lease_seconds >= time.time()
-        query = (
-            select(workers.c.id, workers.c.capacity, workers.c.sessions, func.coalesce(in_hand.c.runs, 0))
-            .outerjoin(in_hand, in_hand.c.worker_id == workers.c.id)
-            .where(workers.c.capacity > 0, live)
+        query = select(func.min(workers.c.sessions)).where(
+            workers.c.id != self.id, workers.c.capacity > 0, workers.c.sessions < workers.c.capacity, live
         )
+        fewest = tx.conn.execute(query).scalar()
+        if fewest is None:
+            return True
         sessions = self.sessions()
-        mine, others = sessions, []
-        for worker_id, capacity, held, runs in tx.conn.execute(query):
-            if worker_id == self.id:
-                mine += runs
-            elif held < capacity:
-                others.append(held + runs)
-        if not others:
-            return limit
-        if sessions >= self.capacity:
-            return 0
-        return max(0, min(limit, min(others) - mine + 1))
+        return sessions < self.capacity and sessions <= fewest
 
     def give_back(self, run_id: str) -> None:
         """The run waits for tool outputs: no process holds it meanwhile."""
