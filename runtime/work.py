@@ -4,6 +4,10 @@ Every process registers in `workers` and renews its `heartbeat_at` every third o
 (`ASSISTD_LEASE_SECONDS`, kept in its row). A process whose heartbeat is older than its lease is
 dead: the first process to delete its row settles what it held (its runs fail, its responses fail,
 its containers expire), so nothing waits for a process that is gone, and nothing is settled twice.
+While the database is unreachable (PostgreSQL restarting) no process can beat: a process judges
+another's silence from the later of its last heartbeat and this process's own last failure to reach
+the database, so after an outage every live process has its lease to beat again before it is taken
+for dead.
 
 A run has a row in `claims` from its creation to its end. A queued run is claimed by one worker
 process with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (a plain select on SQLite, where one
@@ -24,6 +28,7 @@ such worker took within `GRACE` seconds (that worker stuck, or every worker full
 SQLite serves one process: a second one (a live process id in `workers`) is refused at start.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -32,7 +37,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from runtime.errors import InvalidRequest
 from runtime.store import Store, Tx
@@ -78,6 +83,7 @@ class Work:
         self.sessions = sessions  # how many it holds now
         self._beating: threading.Event | None = None
         self._waiting: dict[str, float] = {}  # new threads' runs left to another worker: since when
+        self._unreachable_at = 0.0  # when this process last failed to reach the database
 
     # The registry
 
@@ -140,7 +146,7 @@ class Work:
             self._beating.set()
 
     def heartbeat(self) -> None:
-        with self.store.tx() as tx:
+        with self._reaching(), self.store.tx() as tx:
             done = tx.conn.execute(
                 update(workers)
                 .where(workers.c.id == self.id)
@@ -153,6 +159,15 @@ class Work:
                 )
                 tx.conn.execute(workers.insert().values(self._row()))
 
+    @contextlib.contextmanager
+    def _reaching(self):
+        """Note when the database could not be reached (see the module doc)."""
+        try:
+            yield
+        except OperationalError:
+            self._unreachable_at = time.time()
+            raise
+
     def unregister(self) -> None:
         with self.store.tx() as tx:
             tx.conn.execute(delete(workers).where(workers.c.id == self.id))
@@ -160,9 +175,13 @@ class Work:
     def take_dead(self) -> list[str]:
         """Remove the processes whose heartbeat lapsed; the ids this call removed (its to settle),
         with those of claims held by processes no longer registered."""
-        lapsed = workers.c.heartbeat_at + workers.c.lease_seconds < time.time()  # each by its own lease
+        moment = time.time()
+        lapsed = and_(  # each by its own lease, not counting the time this process could not see it beat
+            workers.c.heartbeat_at + workers.c.lease_seconds < moment,
+            workers.c.lease_seconds + self._unreachable_at < moment,
+        )
         taken = []
-        with self.store.tx() as tx:
+        with self._reaching(), self.store.tx() as tx:
             stale = tx.conn.execute(select(workers.c.id).where(lapsed)).scalars().all()
             for worker_id in stale:
                 done = tx.conn.execute(delete(workers).where(workers.c.id == worker_id, lapsed))

@@ -5,7 +5,11 @@ model client, the tool runner and its sandbox and vector stores, the event log).
 Any process may create, stream and cancel any run: creating queues it in the database; a worker
 process (`ASSISTD_WORKER`, on by default) claims it; its events go through the event log, so the
 request that streams them may be served by another process; a cancel reaches the process that
-drives the run by a NOTIFY (PostgreSQL), or by that process's next heartbeat should it be lost."""
+drives the run by a NOTIFY (PostgreSQL), or by that process's next heartbeat should it be lost.
+
+A run that meets an unreachable database (PostgreSQL restarting) fails, saying so, and its end is
+written once the database is back: a run whose end is not written would stay in progress, its claim
+held by a process that lives on, so nothing else would ever settle it."""
 
 import asyncio
 import contextlib
@@ -14,6 +18,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from runtime.code_sandbox import CodeSandbox
 from runtime.ids import now
@@ -36,6 +41,7 @@ log = logging.getLogger("assistd.runs")
 WORK_CHANNEL = "assistd_work"  # a run was queued
 CANCEL_CHANNEL = "assistd_cancel"  # a run driven by another process is to stop (its id)
 STOPPED = "The server process running this run stopped or restarted while it ran."
+UNREACHABLE = "The database was unreachable while the run ran (PostgreSQL restarted?)."
 
 
 def new_worker_id() -> str:
@@ -177,7 +183,7 @@ class RunEngine:
                 await self.drivers[kind](job_id)
             finally:
                 self._tasks.pop(job_id, None)
-                self.work.finish(job_id)
+                await self._written(lambda: self.work.finish(job_id))
             return
         run = self.store.get("thread.run", job_id)
         if run is None:
@@ -193,21 +199,38 @@ class RunEngine:
         except asyncio.CancelledError:
             status = "expired" if run["id"] in self._expiring else "cancelled"
             self._expiring.discard(run["id"])
-            rec.stop_open_work(
-                status if status == "expired" else "cancelled",
-                "run_expired" if status == "expired" else "run_cancelled",
-            )
-            rec.set_run(status)
+            reason = "run_expired" if status == "expired" else "run_cancelled"
+            step_status = status if status == "expired" else "cancelled"
+            await self._written(lambda: (rec.stop_open_work(step_status, reason), rec.set_run(status)))
+        except OperationalError as exc:
+            log.warning("run %s failed: the database is unreachable (%s)", run["id"], exc.orig)
+            await self._written(lambda: self._fail(rec, UNREACHABLE))
         except Exception as exc:
             log.exception("run %s crashed", run["id"])
-            rec.stop_open_work("failed", "run_failed")
-            rec.set_run("failed", last_error={"code": "server_error", "message": f"Internal error: {exc}"})
+            message = f"Internal error: {exc}"
+            await self._written(lambda: self._fail(rec, message))
         finally:
             self._tasks.pop(run["id"], None)
             if rec.run["status"] == "requires_action":
-                self.work.give_back(run["id"])
+                await self._written(lambda: self.work.give_back(run["id"]))
             else:
-                self.work.finish(run["id"])
+                await self._written(lambda: self.work.finish(run["id"]))
+
+    @staticmethod
+    def _fail(rec: RunRecorder, message: str) -> None:
+        rec.stop_open_work("failed", "run_failed")
+        rec.set_run("failed", last_error={"code": "server_error", "message": message})
+
+    async def _written(self, write: Callable[[], object]) -> None:
+        """Write a job's end, trying again every second while the database is unreachable (see the
+        module doc)."""
+        while True:
+            try:
+                write()
+                return
+            except OperationalError as exc:
+                log.warning("writing the end of a job failed (%s); trying again", exc.orig)
+                await asyncio.sleep(1.0)
 
     async def cancel(self, run: dict) -> dict:
         rec = RunRecorder(self.store, self.hub, run)

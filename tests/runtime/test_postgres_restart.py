@@ -1,18 +1,29 @@
 """PostgreSQL restarted while a run streams across processes: the stream read from an API-only replica
 goes on to the run's end while a worker drives the run, nothing stored before is lost, and both
-processes serve new runs afterwards without being restarted. The test runs its own PostgreSQL
+processes serve new runs afterwards without being restarted. Down for longer than the worker's
+lease, no live process is taken for dead: the run still completes. An answer that ends while the
+database is down ends its run as failed, saying why, once the database is back: the stream ends
+with it. Requests meanwhile get an error with a body at once. The tests run their own PostgreSQL
 cluster (the suite's shared one is never restarted)."""
 
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import openai
 import pytest
 
 from tests.support.scripted_model import ScriptedModel, slow_or_default
 from tests.support.server import Server, database_env, free_port
+
+# The worker beats every two seconds; the API replica looks for dead processes three times a second,
+# so after an outage it looks before the worker has beaten again.
+WORKER_LEASE, API_LEASE = 6.0, 1.0
+TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
+FINAL = {f"thread.run.{status}" for status in TERMINAL} | {"error"}
 
 
 def _postgres_bin() -> Path | None:
@@ -22,7 +33,7 @@ def _postgres_bin() -> Path | None:
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A PostgreSQL cluster of this module's own: `restart()` restarts it."""
+    """A PostgreSQL cluster of this module's own: `restart()` restarts it, `stop()` and `start()`."""
     database_env("postgresql")  # skips (fails in CI) where the suite runs without PostgreSQL
     bin_dir = _postgres_bin()
     if bin_dir is None:
@@ -47,6 +58,14 @@ def postgres():
         @staticmethod
         def restart() -> None:
             pg(*ctl, "-m", "fast", "restart")
+
+        @staticmethod
+        def stop() -> None:
+            pg(*ctl, "-m", "fast", "stop")
+
+        @staticmethod
+        def start() -> None:
+            pg(*ctl, "start")
 
     yield Cluster
     subprocess.run(
@@ -103,3 +122,179 @@ def test_a_stream_outlives_a_postgres_restart_and_the_processes_recover(postgres
                 stream=True,
             ) as stream:
                 assert [e.event for e in stream][-1] == "thread.run.completed"
+
+
+@pytest.fixture(scope="module")
+def model():
+    with ScriptedModel(script=slow_or_default) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def env(model, postgres):
+    return {
+        "ASSISTD_MODEL_BASE_URL": model.base_url,
+        "ASSISTD_LEASE_SECONDS": str(WORKER_LEASE),
+        "ASSISTD_DATABASE_URL": postgres.url,
+    }
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return tmp_path_factory.mktemp("pg-restart") / "data"
+
+
+@pytest.fixture(scope="module")
+def api(env, data):
+    """A replica that serves the API only: the runs it creates are driven by the worker."""
+    with Server(data, env={**env, "ASSISTD_LEASE_SECONDS": str(API_LEASE)}, args=["--no-worker"]) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def worker(env, data, api):
+    with Server(data, env=env) as srv:
+        yield srv
+
+
+def wait_for(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+    return found
+
+
+def status_of(client, run) -> str | None:
+    """The run's status, or None while the server cannot answer (the database is still coming back)."""
+    try:
+        return client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id).status
+    except (openai.APIConnectionError, openai.InternalServerError):
+        return None
+
+
+class Follower(threading.Thread):
+    """Streams a new run through the SDK in a thread, writing down every event it gets and how the
+    stream ended (an exception the SDK raised, if any)."""
+
+    def __init__(self, client, assistant_id: str, content: str):
+        super().__init__(daemon=True)
+        self.client, self.assistant_id, self.content = client, assistant_id, content
+        self.events: list = []
+        self.answering = threading.Event()
+        self.raised: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self.client.beta.threads.create_and_run(
+                assistant_id=self.assistant_id,
+                thread={"messages": [{"role": "user", "content": self.content}]},
+                stream=True,
+            ) as stream:
+                for event in stream:
+                    self.events.append(event)
+                    if event.event == "thread.message.delta":
+                        self.answering.set()
+        except BaseException as exc:
+            self.raised = exc
+
+    @property
+    def names(self) -> list[str]:
+        return [event.event for event in self.events]
+
+    def run_object(self):
+        return next(e.data for e in self.events if e.event == "thread.run.created")
+
+
+def streamed_text(follower: Follower) -> str:
+    return "".join(
+        part.text.value
+        for event in follower.events
+        if event.event == "thread.message.delta"
+        for part in event.data.delta.content
+    )
+
+
+def assert_ends_as_a_user_can_see(follower: Follower, client):
+    """The stream ended (never hung) with a final event, or an error a user can read, and the run has
+    a terminal status."""
+    follower.join(90)
+    assert not follower.is_alive(), f"the stream hung after the restart: {follower.names[-3:]}"
+    assert follower.raised is None, f"the stream broke off: {follower.raised!r} after {follower.names[-3:]}"
+    assert follower.names[-1] in FINAL, follower.names[-3:]
+    if follower.names[-1] == "error":
+        assert follower.events[-1].data.message
+    run = follower.run_object()
+    wait_for(lambda: status_of(client, run) in TERMINAL, 30, "the run never ended")
+    return client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+
+
+def assert_both_processes_serve_new_runs(api, worker, assistant_id: str, label: str):
+    """Neither process was restarted: both create, stream and complete new runs."""
+    for n, replica in enumerate((api, worker)):
+        client = replica.client(timeout=30)
+        with client.beta.threads.create_and_run(
+            assistant_id=assistant_id,
+            thread={"messages": [{"role": "user", "content": f"{label} streamed {n}"}]},
+            stream=True,
+        ) as stream:
+            names = [event.event for event in stream]
+        assert names[-1] == "thread.run.completed", names
+        polled = client.beta.threads.create_and_run_poll(
+            assistant_id=assistant_id,
+            thread={"messages": [{"role": "user", "content": f"{label} polled {n}"}]},
+        )
+        assert polled.status == "completed"
+        [said, _] = client.beta.threads.messages.list(polled.thread_id).data
+        assert said.content[0].text.value == f"You said: {label} polled {n}"
+
+
+def outage(postgres, client, assistant_id: str, seconds: float) -> None:
+    """PostgreSQL stopped for `seconds`, then started again."""
+    postgres.stop()
+    try:
+        # Meanwhile a request gets an error with a body at once: no hang, no bare 500.
+        with pytest.raises(openai.InternalServerError) as refused:
+            client.beta.assistants.retrieve(assistant_id)
+        assert refused.value.status_code == 500 and refused.value.body["message"]
+        time.sleep(seconds)
+    finally:
+        postgres.start()
+
+
+def test_no_live_process_is_taken_for_dead_after_an_outage_longer_than_the_lease(postgres, api, worker):
+    client = api.client(timeout=30)
+    assistant = client.beta.assistants.create(model="scripted-model", name="before the outage")
+    follower = Follower(client, assistant.id, "slow 14 through a long outage")
+    follower.start()
+    assert follower.answering.wait(30), f"the run never started answering: {follower.names}"
+    outage(postgres, client, assistant.id, WORKER_LEASE + 1.5)  # no process can write its heartbeat
+
+    # The worker still streams the answer when the database is back: its run is not settled as the
+    # run of a stopped process, it completes with all its text.
+    run = assert_ends_as_a_user_can_see(follower, client)
+    assert run.status == "completed", run.last_error
+    [answer, _] = client.beta.threads.messages.list(run.thread_id).data
+    assert answer.content[0].text.value.split() == ["word"] * 280
+    assert streamed_text(follower) == answer.content[0].text.value
+    assert client.beta.assistants.retrieve(assistant.id).name == "before the outage"
+
+    assert_both_processes_serve_new_runs(api, worker, assistant.id, "after a long outage")
+
+
+def test_a_run_whose_answer_ends_while_postgres_is_down_fails_saying_why(postgres, api, worker):
+    client = api.client(timeout=30)
+    assistant = client.beta.assistants.create(model="scripted-model")
+    follower = Follower(client, assistant.id, "slow 1 ends in the outage")
+    follower.start()
+    assert follower.answering.wait(30), f"the run never started answering: {follower.names}"
+    outage(postgres, client, assistant.id, 3.0)  # the answer ends (in a second) with nowhere to go
+
+    # Its end is written once the database is back: the stream ends with it, the run says why.
+    run = assert_ends_as_a_user_can_see(follower, client)
+    assert follower.names[-1] == "thread.run.failed" and run.status == "failed"
+    assert "database was unreachable" in run.last_error.message
+    [*_, question] = client.beta.threads.messages.list(run.thread_id).data
+    assert question.content[0].text.value == "slow 1 ends in the outage"
+
+    assert_both_processes_serve_new_runs(api, worker, assistant.id, "after a failed run")
