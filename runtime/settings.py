@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     lease_seconds: float = 10.0  # a process silent this long is dead: what it drove is settled
     drain_seconds: float = 30.0  # on shutdown, how long the runs in hand may take to finish
     node_name: str | None = None  # this machine's name among the processes (default: the hostname)
+    events_keep_seconds: float = 86400.0  # stream events older than this are deleted (streams long over)
     sandbox_prewarm: bool = True
     embedding_model: str | None = None
     qdrant_url: str | None = None

@@ -209,8 +209,13 @@ def retrieve_response(
         raise InvalidRequest(
             "Only responses created with background=true can be streamed again.", param="stream"
         )
-    events = request.app.state.engine.hub.stream(response_id, starting_after)
-    return StreamingResponse(events, media_type="text/event-stream")
+    hub = request.app.state.engine.hub
+    if hub.last(response_id) < 0:  # written more than ASSISTD_EVENTS_KEEP_SECONDS ago, and pruned
+        raise InvalidRequest(
+            f"The events of response '{response_id}' are no longer kept; retrieve it without stream.",
+            param="stream",
+        )
+    return StreamingResponse(hub.stream(response_id, starting_after), media_type="text/event-stream")
 
 
 @router.delete("/responses/{response_id}")

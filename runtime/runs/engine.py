@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
@@ -40,6 +41,7 @@ log = logging.getLogger("assistd.runs")
 
 WORK_CHANNEL = "assistd_work"  # a run was queued
 CANCEL_CHANNEL = "assistd_cancel"  # a run driven by another process is to stop (its id)
+PRUNE_EVERY = 600.0  # seconds between prunings of old stream events
 STOPPED = "The server process running this run stopped or restarted while it ran."
 UNREACHABLE = "The database was unreachable while the run ran (PostgreSQL restarted?)."
 
@@ -265,10 +267,15 @@ class RunEngine:
             await asyncio.wait([task])
 
     async def _sweep(self) -> None:
+        """Expire due runs every second; prune old stream events every ten minutes (and at start)."""
+        pruned = -PRUNE_EVERY
         while True:
             await asyncio.sleep(1.0)
             try:
                 self._expire_due()
+                if time.monotonic() - pruned >= PRUNE_EVERY:
+                    pruned = time.monotonic()
+                    await asyncio.to_thread(self.hub.prune, self.settings.events_keep_seconds)
             except Exception:
                 log.exception("expiry sweep failed")
 

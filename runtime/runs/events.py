@@ -17,14 +17,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from runtime.notify import conninfo
 from runtime.store.db import events
 
 log = logging.getLogger("assistd.events")
-_APPEND = "INSERT INTO events (stream_id, seq, name, data) VALUES (%s, %s, %s, %s)"
+_APPEND = "INSERT INTO events (stream_id, seq, name, data, at) VALUES (%s, %s, %s, %s, %s)"
 # Built once with bound parameters, like the store's lookups (runtime/store/db.py): 0.30 -> 0.20 ms.
 _AFTER = (
     select(events.c.seq, events.c.name, events.c.data)
@@ -161,7 +161,8 @@ class EventHub:
         connection = self._connection
         try:
             with connection.pipeline(), connection.cursor() as cursor:
-                cursor.executemany(_APPEND, rows)
+                written = time.time()
+                cursor.executemany(_APPEND, [(*row, written) for row in rows])
                 for stream_id in dict.fromkeys(r[0] for r in rows):
                     cursor.execute("SELECT pg_notify(%s, %s)", (self.CHANNEL, stream_id))
                 connection.commit()
@@ -173,9 +174,8 @@ class EventHub:
             raise
 
     def _insert(self, tx, rows: list[tuple[str, int, str, str]]) -> None:
-        tx.conn.execute(
-            events.insert(), [dict(zip(("stream_id", "seq", "name", "data"), r, strict=True)) for r in rows]
-        )
+        names, written = ("stream_id", "seq", "name", "data"), time.time()
+        tx.conn.execute(events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows])
         if self.shared:
             for stream_id in dict.fromkeys(r[0] for r in rows):
                 tx.conn.execute(select(func.pg_notify(self.CHANNEL, stream_id)))
@@ -189,6 +189,12 @@ class EventHub:
     def _wait_written(self, timeout: float) -> None:
         with self._changed:
             self._changed.wait_for(lambda: not self._pending, timeout)
+
+    def prune(self, keep_seconds: float) -> int:
+        """Delete the events written more than `keep_seconds` ago, whose streams are long over (a run
+        expires within minutes); how many. The objects they showed stay as they are."""
+        with self.store.unsynced_tx() as tx:
+            return tx.conn.execute(delete(events).where(events.c.at < time.time() - keep_seconds)).rowcount
 
     def wake(self, stream_id: str) -> None:
         """Another process wrote to the stream: its followers here look at the table."""

@@ -111,6 +111,7 @@ events = Table(
     Column("seq", Integer, primary_key=True),
     Column("name", String(80), nullable=False),
     Column("data", Text, nullable=False),
+    Column("at", Float, nullable=False, server_default="0"),  # when it was written: old ones are pruned
 )
 
 
@@ -120,9 +121,11 @@ def field(key: str):
     return objects.c.body[path].as_string()
 
 
-FIELD_INDEXES = [
+# Indexes made after their tables were (created at start-up on databases made before them too).
+LATER_INDEXES = [
     Index("ix_objects_status", objects.c.kind, field("status")),
     Index("ix_objects_batch", objects.c.kind, objects.c.parent, field("_batch_id"), field("status")),
+    Index("ix_events_at", events.c.at),
 ]
 
 
@@ -159,10 +162,10 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     metadata.create_all(engine)
-    with engine.begin() as conn:  # also on databases made before these indexes existed
-        for index in FIELD_INDEXES:
-            conn.execute(CreateIndex(index, if_not_exists=True))
+    with engine.begin() as conn:  # also on databases made before these columns and indexes existed
         _add_new_columns(conn)
+        for index in LATER_INDEXES:
+            conn.execute(CreateIndex(index, if_not_exists=True))
     return engine
 
 

@@ -105,9 +105,9 @@ def test_database_from_before_the_field_indexes_opens_with_everything(tmp_path):
         srv.stop()
 
 
-def test_database_from_before_the_session_columns_opens_and_serves(tmp_path):
-    """A database whose `workers` table predates its `capacity` and `sessions` columns gets them at
-    start-up (with their defaults), and the server works on it."""
+def test_database_from_before_the_newer_columns_opens_and_serves(tmp_path):
+    """A database whose `workers` table predates its `capacity` and `sessions` columns, and whose
+    `events` table predates `at` (and its index), gets them at start-up, and the server works on it."""
     srv = Server(tmp_path / "data").start()
     try:
         assistant = srv.client().beta.assistants.create(model="m", name="kept")
@@ -115,6 +115,8 @@ def test_database_from_before_the_session_columns_opens_and_serves(tmp_path):
         db = sqlite3.connect(srv.data_dir / "assistd.db")
         db.execute("ALTER TABLE workers DROP COLUMN capacity")
         db.execute("ALTER TABLE workers DROP COLUMN sessions")
+        db.execute("DROP INDEX ix_events_at")
+        db.execute("ALTER TABLE events DROP COLUMN at")
         db.commit()
         db.close()
         srv.start()
@@ -122,8 +124,10 @@ def test_database_from_before_the_session_columns_opens_and_serves(tmp_path):
         db = sqlite3.connect(srv.data_dir / "assistd.db")
         columns = {row[1] for row in db.execute("PRAGMA table_info(workers)")}
         capacity = db.execute("SELECT capacity FROM workers").fetchall()
+        events = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         db.close()
-        assert {"capacity", "sessions"} <= columns
+        assert {"capacity", "sessions"} <= columns and "at" in events and "ix_events_at" in indexes
         assert capacity and capacity[0][0] > 0  # this process drives runs: its session capacity
     finally:
         srv.stop()

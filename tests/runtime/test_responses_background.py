@@ -87,3 +87,31 @@ def test_only_background_responses_stream_again_or_cancel(client):
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.create(model="scripted-model", input="x", background=True, store=False)
     assert err.value.body["param"] == "background"
+
+
+def test_old_events_are_pruned_and_the_response_stays(tmp_path):
+    """Events older than ASSISTD_EVENTS_KEEP_SECONDS are deleted (at start-up, then every ten
+    minutes): the response is still there, and streaming it again is a clear 400."""
+    with ScriptedModel(script=slow_or_default) as model:
+        env = {"ASSISTD_MODEL_BASE_URL": model.base_url, "ASSISTD_EVENTS_KEEP_SECONDS": "0.5"}
+        with Server(tmp_path / "data", env=env) as srv:
+            client = srv.client()
+            started = client.responses.create(model="scripted-model", input="slow 0.5", background=True)
+            done = wait_until_ended(client, started.id)
+            with client.responses.stream(response_id=started.id) as stream:  # kept for now
+                assert [e.type for e in stream][-1] == "response.completed"
+            time.sleep(1.0)
+            srv.restart()
+            client = srv.client()
+            deadline, refused = time.monotonic() + 10, None
+            while refused is None:  # the first sweep after start prunes
+                assert time.monotonic() < deadline, "the events were not pruned"
+                time.sleep(0.2)
+                try:
+                    with client.responses.stream(response_id=started.id) as stream:
+                        list(stream)
+                except openai.BadRequestError as err:
+                    refused = err
+            assert refused.status_code == 400 and "no longer kept" in refused.message
+            kept = client.responses.retrieve(started.id)
+            assert kept.status == "completed" and kept.output_text == done.output_text
