@@ -132,9 +132,13 @@ class RunRecorder:
             "attachments": [],
             "metadata": {},
         }
-        with self.store.tx() as tx:  # the step and its message in one commit: sooner to the first delta
-            tx.insert("thread.run.step", step, parent=self.run_id)
-            tx.insert("thread.message", self._message, parent=self.run["thread_id"])
+        with self.store.tx() as tx:  # the step and its message in one statement: sooner to the first delta
+            tx.insert_all(
+                [
+                    ("thread.run.step", step, self.run_id),
+                    ("thread.message", self._message, self.run["thread_id"]),
+                ]
+            )
         self._message_step = self._step_started(step)
         self.emit("thread.message.created", self._message)
         self.emit("thread.message.in_progress", self._message)

@@ -186,6 +186,16 @@ def _add_new_columns(conn: Connection) -> None:
                 )
 
 
+def _row(kind: str, body: dict, parent: str) -> dict:
+    return {
+        "kind": kind,
+        "parent": parent,
+        "id": body["id"],
+        "created_at": body.get("created_at", 0),
+        "body": body,
+    }
+
+
 class Tx:
     """Operations inside one transaction."""
 
@@ -193,12 +203,12 @@ class Tx:
         self.conn = conn
 
     def insert(self, kind: str, body: dict, parent: str = "") -> dict:
-        self.conn.execute(
-            objects.insert().values(
-                kind=kind, parent=parent, id=body["id"], created_at=body.get("created_at", 0), body=body
-            )
-        )
+        self.conn.execute(objects.insert().values(_row(kind, body, parent)))
         return body
+
+    def insert_all(self, items: list[tuple[str, dict, str]]) -> None:
+        """Insert several (kind, body, parent) documents in one statement."""
+        self.conn.execute(objects.insert(), [_row(kind, body, parent) for kind, body, parent in items])
 
     def get(self, kind: str, object_id: str, parent: str | None = None) -> dict | None:
         key = {"kind": kind, "id": object_id}
