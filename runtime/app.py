@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         engine.on_worker_dead.append(sandbox.reap_stopped)
         vector_stores.worker.work = engine.work
+        sandbox.work = engine.work
         app.state.on_thread_deleted.append(engine.thread_deleted)
         containers = app.state.containers = Containers(settings, app.state.store, sandbox)
         await containers.start(engine.work.id)
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses = app.state.responses = Responses(engine, containers)
         await responses.start()
         await engine.start()  # settles what stopped processes left, with the hooks above
+        if engine.work.shared:  # other processes may use the sessions this one holds
+            await sandbox.serve()
         if settings.worker:  # an API-only process leaves ingestion to the workers
             await vector_stores.start()
         try:

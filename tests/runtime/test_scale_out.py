@@ -3,9 +3,9 @@ official SDK: a run created and streamed on an API-only replica is driven by a w
 cancel sent to another replica stops it; a replica started mid-run leaves the run alone; a worker
 killed with SIGKILL has its run settled within the lease, its model call not made again; SIGTERM
 lets the runs in hand finish; `--workers 2` serves one port; new threads go to the least loaded
-worker with room; 200 runs at once over the replicas all complete; vector stores are served by
-every process from one embedded index, which outlives the process that holds it; and SQLite
-refuses a second process."""
+worker with room; a container keeps one kernel whichever process is asked; 200 runs at once over
+the replicas all complete; vector stores are served by every process from one embedded index,
+which outlives the process that holds it; and SQLite refuses a second process."""
 
 import contextlib
 import os
@@ -326,6 +326,35 @@ def test_new_threads_go_to_the_least_loaded_worker_with_room(env, data, api, wor
     first, second = owners[0], owners[2]
     assert owners[:4] == [first, first, second, second] and first != second
     assert sorted(owners[4:]) == sorted([first, second])
+
+
+def test_a_container_is_one_kernel_whichever_process_is_asked(api, workers):
+    """A container made through one replica keeps one kernel: a file uploaded through a second is
+    read by code run through a third, whose output file the first lists and downloads."""
+    made, uploading, running = api.client(), workers[0].client(), workers[1].client()
+    container = made.containers.create(name="shared")
+    uploading.containers.files.create(container.id, file=("notes.txt", b"one kernel"))
+    code = "print(open('/mnt/data/notes.txt').read()); _ = open('/mnt/data/out.txt', 'w').write('from code')"
+    response = running.responses.create(
+        model="scripted-model",
+        input=f"run: {code}",
+        tools=[{"type": "code_interpreter", "container": container.id}],
+    )
+    assert response.output_text.startswith("Tool said: one kernel\n"), response.output_text
+    listed = {f.path: f for f in made.containers.files.list(container.id).data}
+    assert set(listed) == {"/mnt/data/notes.txt", "/mnt/data/out.txt"}
+    out = listed["/mnt/data/out.txt"]
+    assert out.source == "assistant"
+    assert (
+        uploading.containers.files.content.retrieve(out.id, container_id=container.id).read() == b"from code"
+    )
+    running.containers.files.delete(listed["/mnt/data/notes.txt"].id, container_id=container.id)
+    again = running.responses.create(
+        model="scripted-model",
+        input="run: import os; print(sorted(os.listdir('/mnt/data')))",
+        tools=[{"type": "code_interpreter", "container": container.id}],
+    )
+    assert again.output_text == "Tool said: ['out.txt']", again.output_text
 
 
 def test_files_added_through_an_api_replica_are_ingested_by_a_worker_once(api, workers):
