@@ -16,8 +16,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.support.scripted_model import ScriptedModel, slow_or_default
 from tests.support.server import Server, database_env, free_port
+from tests.support.waiting import wait_for
 
 # The worker beats every two seconds; the API replica looks for dead processes three times a second,
 # so after an outage it looks before the worker has beaten again.
@@ -74,60 +74,53 @@ def postgres():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_stream_outlives_a_postgres_restart_and_the_processes_recover(postgres, tmp_path):
-    with ScriptedModel(script=slow_or_default) as model:
-        env = {
-            "ASSISTD_MODEL_BASE_URL": model.base_url,
-            "ASSISTD_DATABASE_URL": postgres.url,
-            "ASSISTD_LEASE_SECONDS": "5",
-        }
-        data = tmp_path / "data"
-        with Server(data, env=env, args=["--no-worker"]) as api, Server(data, env=env) as worker:
-            client = api.client(timeout=60)
-            assistant = client.beta.assistants.create(model="scripted-model", name="before the restart")
-            thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow 4 restart"}])
-            deltas, events, restarted = 0, [], False
-            started = time.monotonic()
-            with client.beta.threads.runs.create(thread.id, assistant_id=assistant.id, stream=True) as stream:
-                for event in stream:
-                    events.append(event.event)
-                    deltas += event.event == "thread.message.delta"
-                    if deltas == 10 and not restarted:
-                        postgres.restart()
-                        restarted = True
-                    assert time.monotonic() - started < 60, "the stream hung"
-            assert restarted
-            assert events[-1] in ("thread.run.completed", "thread.run.failed", "error"), events[-5:]
-            run = client.beta.threads.runs.list(thread.id).data[0]
-            assert run.status in ("completed", "failed")
-            if events[-1] == "thread.run.completed":  # the stream went on: it missed no piece
-                text = client.beta.threads.messages.list(thread.id, limit=1).data[0].content[0].text.value
-                assert text == "word " * 80
+def test_a_stream_outlives_a_postgres_restart_and_the_processes_recover(postgres, model, tmp_path):
+    env = {
+        "ASSISTD_MODEL_BASE_URL": model.base_url,
+        "ASSISTD_DATABASE_URL": postgres.url,
+        "ASSISTD_LEASE_SECONDS": "5",
+    }
+    data = tmp_path / "data"
+    with Server(data, env=env, args=["--no-worker"]) as api, Server(data, env=env) as worker:
+        client = api.client(timeout=60)
+        assistant = client.beta.assistants.create(model="scripted-model", name="before the restart")
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow 4 restart"}])
+        deltas, events, restarted = 0, [], False
+        started = time.monotonic()
+        with client.beta.threads.runs.create(thread.id, assistant_id=assistant.id, stream=True) as stream:
+            for event in stream:
+                events.append(event.event)
+                deltas += event.event == "thread.message.delta"
+                if deltas == 10 and not restarted:
+                    postgres.restart()
+                    restarted = True
+                assert time.monotonic() - started < 60, "the stream hung"
+        assert restarted
+        assert events[-1] in ("thread.run.completed", "thread.run.failed", "error"), events[-5:]
+        run = client.beta.threads.runs.list(thread.id).data[0]
+        assert run.status in ("completed", "failed")
+        if events[-1] == "thread.run.completed":  # the stream went on: it missed no piece
+            text = client.beta.threads.messages.list(thread.id, limit=1).data[0].content[0].text.value
+            assert text == "word " * 80
 
-            # Nothing stored before the restart is lost.
-            assert client.beta.assistants.retrieve(assistant.id).name == "before the restart"
-            first = client.beta.threads.messages.list(thread.id, order="asc").data[0]
-            assert first.content[0].text.value == "slow 4 restart"
+        # Nothing stored before the restart is lost.
+        assert client.beta.assistants.retrieve(assistant.id).name == "before the restart"
+        first = client.beta.threads.messages.list(thread.id, order="asc").data[0]
+        assert first.content[0].text.value == "slow 4 restart"
 
-            # Both processes serve new runs, created and streamed on either.
-            for server in (api, worker):
-                after = server.client(timeout=60).beta.threads.create_and_run_poll(
-                    assistant_id=assistant.id,
-                    thread={"messages": [{"role": "user", "content": "after the restart"}]},
-                )
-                assert after.status == "completed", after.last_error
-            with worker.client(timeout=60).beta.threads.create_and_run(
+        # Both processes serve new runs, created and streamed on either.
+        for server in (api, worker):
+            after = server.client(timeout=60).beta.threads.create_and_run_poll(
                 assistant_id=assistant.id,
-                thread={"messages": [{"role": "user", "content": "streamed after"}]},
-                stream=True,
-            ) as stream:
-                assert [e.event for e in stream][-1] == "thread.run.completed"
-
-
-@pytest.fixture(scope="module")
-def model():
-    with ScriptedModel(script=slow_or_default) as m:
-        yield m
+                thread={"messages": [{"role": "user", "content": "after the restart"}]},
+            )
+            assert after.status == "completed", after.last_error
+        with worker.client(timeout=60).beta.threads.create_and_run(
+            assistant_id=assistant.id,
+            thread={"messages": [{"role": "user", "content": "streamed after"}]},
+            stream=True,
+        ) as stream:
+            assert [e.event for e in stream][-1] == "thread.run.completed"
 
 
 @pytest.fixture(scope="module")
@@ -155,14 +148,6 @@ def api(env, data):
 def worker(env, data, api):
     with Server(data, env=env) as srv:
         yield srv
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-    return found
 
 
 def status_of(client, run) -> str | None:

@@ -18,17 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.scripted_model import ScriptedModel, last_user_text, slow_or_default
+from tests.support.scripted_model import last_user_text
 from tests.support.server import Server, database_env
+from tests.support.waiting import wait_for
 
 LEASE = 3.0
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
-
-
-@pytest.fixture(scope="module")
-def model():
-    with ScriptedModel(script=slow_or_default) as m:
-        yield m
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +73,6 @@ def lone_worker(env, data, workers):
 
 def calls_for(model, marker: str) -> int:
     return sum(last_user_text(r) == marker for r in model.requests)
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return found
 
 
 def start_run(client, assistant, content: str):

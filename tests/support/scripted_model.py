@@ -99,9 +99,9 @@ def default_reply(request: dict) -> Reply:
 def slow_or_default(request: dict) -> Reply:
     """`slow N ...`: an answer streamed over about N seconds (20 pieces a second); anything else:
     `default_reply`."""
-    said = last_user_text(request)
-    if said.startswith("slow"):
-        return text("word " * int(float(said.split()[1]) * 20), piece=5, delay=0.05)
+    words = last_user_text(request).split()
+    if words[:1] == ["slow"] and len(words) > 1:
+        return text("word " * int(float(words[1]) * 20), piece=5, delay=0.05)
     return default_reply(request)
 
 
