@@ -31,7 +31,7 @@ def routed(method):
         holder = self._holder(key)
         if holder is not None:
             try:
-                return await asyncio.to_thread(self.host.call, holder, method.__name__, (key, *args))
+                return await self.host.ask(holder, method.__name__, (key, *args))
             except Gone:
                 pass  # it stopped: the session starts afresh here
         return await method(self, key, *args)

@@ -15,6 +15,7 @@ import os
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class SessionHost:
         self._listener: Listener | None = None
         self._idle: dict[str, list[Connection]] = {}
         self._guard = threading.Lock()
+        # Calls wait as long as the code they run: threads of their own, not the loop's default ones.
+        self._callers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="session-call")
 
     def _address(self, worker_id: str) -> str:
         return f"/proc/self/fd/{self._dir}/{worker_id}.sock"
@@ -74,6 +77,11 @@ class SessionHost:
 
     # Another process's sessions, called
 
+    async def ask(self, worker_id: str, method: str, args: tuple):
+        """`call`, from the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._callers, self.call, worker_id, method, args)
+
     def call(self, worker_id: str, method: str, args: tuple):
         """`method(*args)` in process `worker_id`; raises `Gone` if it does not answer."""
         with self._guard:
@@ -102,6 +110,7 @@ class SessionHost:
             for connection in (c for idle in self._idle.values() for c in idle):
                 connection.close()
             self._idle.clear()
+        self._callers.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(OSError):
             os.close(self._dir)
 
