@@ -191,10 +191,17 @@ class EventHub:
             self._changed.wait_for(lambda: not self._pending, timeout)
 
     def prune(self, keep_seconds: float) -> int:
-        """Delete the events written more than `keep_seconds` ago, whose streams are long over (a run
-        expires within minutes); how many. The objects they showed stay as they are."""
+        """Delete the streams whose every event was written more than `keep_seconds` ago (long over: a
+        run expires within minutes), whole: a stream with a newer event keeps all of its own. How many
+        events went; the objects they showed stay as they are."""
+        cutoff = time.time() - keep_seconds
+        old = select(events.c.stream_id).where(events.c.at < cutoff)
+        recent = select(events.c.stream_id).where(events.c.at >= cutoff)
         with self.store.unsynced_tx() as tx:
-            return tx.conn.execute(delete(events).where(events.c.at < time.time() - keep_seconds)).rowcount
+            done = tx.conn.execute(
+                delete(events).where(events.c.stream_id.in_(old), events.c.stream_id.not_in(recent))
+            )
+        return done.rowcount
 
     def wake(self, stream_id: str) -> None:
         """Another process wrote to the stream: its followers here look at the table."""
