@@ -32,6 +32,7 @@ _AFTER = (
     .order_by(events.c.seq)
 )
 _LAST = select(func.max(events.c.seq)).where(events.c.stream_id == bindparam("stream_id"))
+_TAKEN = (IntegrityError, psycopg.errors.UniqueViolation)  # a number another process wrote first
 
 # Events after which a stream ends: the run or response is over, or the run waits for the client.
 FINAL_EVENTS = {
@@ -71,10 +72,9 @@ class EventHub:
     keeps a connection of its own on which a batch, its notices and the commit go in one round
     trip (a pooled transaction took six): an event reaches the other processes about a millisecond
     after it is published. A write that fails (the database restarting) is tried again until it is
-    stored. A stream reads the table after its cursor,
-    then takes what this process publishes and, when woken by a notice (or every second), what the
-    table holds beyond the last event it sent. An event published outside the event loop (a request
-    handled in a thread) is written at once."""
+    stored. A stream reads the table after its cursor, then takes what this process publishes and,
+    when woken by a notice (or every second), what the table holds beyond the last event it sent. An
+    event published outside the event loop (a request handled in a thread) returns once stored."""
 
     CHANNEL = "assistd_events"
 
@@ -132,27 +132,30 @@ class EventHub:
         try:
             self._append(rows)
             return
-        except (IntegrityError, psycopg.errors.UniqueViolation):
+        except _TAKEN:
             pass
         moved: dict[str, int] = {}
         for stream_id, seq, name, data in rows:
             while True:
                 seq = max(seq, moved.get(stream_id, seq))
                 try:
-                    with self.store.unsynced_tx() as tx:
-                        self._insert(tx, [(stream_id, seq, name, data)])
+                    self._append([(stream_id, seq, name, data)])
                     break
-                except IntegrityError:
+                except _TAKEN:
                     moved[stream_id] = self._last_written(stream_id) + 1
                     seq = moved[stream_id]
             self._next[stream_id] = max(self._next.get(stream_id, 0), seq + 1)
 
     def _append(self, rows: list[tuple[str, int, str, str]]) -> None:
-        """Append `rows` in one transaction: on PostgreSQL on the writer's connection, pipelined,
-        with `synchronous_commit` off (see `Store.unsynced_tx`)."""
+        """Append `rows` in one transaction: on PostgreSQL on the writer's connection, pipelined with
+        their notices, `synchronous_commit` off; on SQLite as `Store.unsynced_tx` writes."""
+        written = time.time()
         if not self.shared:
+            names = ("stream_id", "seq", "name", "data")
             with self.store.unsynced_tx() as tx:
-                self._insert(tx, rows)
+                tx.conn.execute(
+                    events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows]
+                )
             return
         if self._connection is None or self._connection.closed:
             self._connection = psycopg.connect(conninfo(self.store.engine.url))
@@ -161,7 +164,6 @@ class EventHub:
         connection = self._connection
         try:
             with connection.pipeline(), connection.cursor() as cursor:
-                written = time.time()
                 cursor.executemany(_APPEND, [(*row, written) for row in rows])
                 for stream_id in dict.fromkeys(r[0] for r in rows):
                     cursor.execute("SELECT pg_notify(%s, %s)", (self.CHANNEL, stream_id))
@@ -172,13 +174,6 @@ class EventHub:
         except psycopg.Error:
             connection.close()  # the next write connects again
             raise
-
-    def _insert(self, tx, rows: list[tuple[str, int, str, str]]) -> None:
-        names, written = ("stream_id", "seq", "name", "data"), time.time()
-        tx.conn.execute(events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows])
-        if self.shared:
-            for stream_id in dict.fromkeys(r[0] for r in rows):
-                tx.conn.execute(select(func.pg_notify(self.CHANNEL, stream_id)))
 
     async def flush(self, timeout: float = 30.0) -> None:
         """Wait until what is queued is written (before another process is to go on with a stream,
