@@ -149,7 +149,7 @@ class ResponseRecorder:
 
     # The answer
 
-    def message_started(self, image_file_ids: list[str]) -> None:
+    def message_started(self, image_file_ids: list[str], first: tuple[str, list[dict]] | None) -> None:
         item = {
             "id": new_id("message"),
             "type": "message",
@@ -165,6 +165,8 @@ class ResponseRecorder:
             "response.content_part.added",
             {"item_id": item["id"], "output_index": index, "content_index": 0, "part": dict(part)},
         )
+        if first is not None:
+            self.text_added(*first)
 
     def text_added(self, text: str, annotations: list[dict]) -> None:
         """A piece of the answer; its citation markers leave the text and become annotations."""

@@ -13,15 +13,16 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from runtime.notify import conninfo
-from runtime.store.db import events
+from runtime.store.db import INSERT_OBJECT, events, object_values
 
 log = logging.getLogger("assistd.events")
 _APPEND = "INSERT INTO events (stream_id, seq, name, data, at) VALUES (%s, %s, %s, %s, %s)"
@@ -72,9 +73,11 @@ class EventHub:
     keeps a connection of its own on which a batch, its notices and the commit go in one round
     trip (a pooled transaction took six): an event reaches the other processes about a millisecond
     after it is published. A write that fails (the database restarting) is tried again until it is
-    stored. A stream reads the table after its cursor, then takes what this process publishes and,
-    when woken by a notice (or every second), what the table holds beyond the last event it sent. An
-    event published outside the event loop (a request handled in a thread) returns once stored."""
+    stored. New objects and the events that announce them are stored together (`storing`), in one
+    such transaction that the caller writes. A stream reads the table after its cursor, then takes
+    what this process publishes and, when woken by a notice (or every second), what the table holds
+    beyond the last event it sent. An event published outside the event loop (a request handled in
+    a thread) returns once stored."""
 
     CHANNEL = "assistd_events"
 
@@ -85,15 +88,48 @@ class EventHub:
         self._pending: list[tuple[str, int, str, str]] = []  # (stream, seq, name, data) to write
         self._changed = threading.Condition()  # guards `_pending`; told when it grows or shrinks
         self._writer: threading.Thread | None = None
+        self._writing = threading.Lock()  # held while a batch is written (by the writer or `storing`)
         self._connection: psycopg.Connection | None = None  # the writer's, on PostgreSQL
         self._followers: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self._held: dict[str, list[tuple[str, int, str, str]]] = {}  # streams in `storing` blocks
 
-    def publish(self, stream_id: str, event: Event) -> None:
+    def _numbered(self, stream_id: str, event: Event) -> tuple[str, int, str, str]:
         seq = self._next.get(stream_id)
         if seq is None:
             seq = self.last(stream_id) + 1
         self._next[stream_id] = seq + 1
-        row = (stream_id, seq, event.name, json.dumps(event.data, separators=(",", ":")))
+        return (stream_id, seq, event.name, json.dumps(event.data, separators=(",", ":")))
+
+    @contextmanager
+    def storing(self, stream_id: str, objects: list[tuple[str, dict, str]]) -> Iterator[None]:
+        """Events published to `stream_id` in the block are stored with the new `objects` ((kind,
+        body, parent), as they are at its end) in one durable transaction, written on the caller's
+        thread as the block ends, with the events queued before them: no stream shows an object
+        before it is stored, and one round trip stores all (a store transaction, then the writer's,
+        took twice as long to reach another process). Raises when the database cannot be reached,
+        and then stores none of them."""
+        rows = self._held[stream_id] = []
+        try:
+            yield
+        finally:
+            del self._held[stream_id]
+        with self._writing:
+            with self._changed:
+                batch = self._pending[:]
+            self._write(batch + rows, objects)
+            with self._changed:
+                del self._pending[: len(batch)]
+                self._changed.notify_all()
+        for row in rows:
+            for queue in self._followers.get(stream_id, ()):
+                queue.put_nowait(row[1:])
+
+    def publish(self, stream_id: str, event: Event) -> None:
+        row = self._numbered(stream_id, event)
+        held = self._held.get(stream_id)
+        if held is not None:  # in a `storing` block
+            held.append(row)
+            return
         with self._changed:
             self._pending.append(row)
             self._changed.notify_all()
@@ -114,26 +150,34 @@ class EventHub:
                 self._changed.wait_for(lambda: self._pending)
             if not self.shared:  # no other process reads the table: gather a larger batch
                 time.sleep(0.05)
-            with self._changed:
-                batch = self._pending[:]
-            try:
-                self._write(batch)
-            except Exception:
-                log.exception("could not store %d events; trying again", len(batch))
+            with self._writing:
+                with self._changed:
+                    batch = self._pending[:]
+                try:
+                    self._write(batch)
+                except Exception:
+                    log.exception("could not store %d events; trying again", len(batch))
+                    batch = None
+                if batch is not None:
+                    with self._changed:
+                        del self._pending[: len(batch)]
+                        self._changed.notify_all()
+            if batch is None:
                 time.sleep(0.5)
-                continue
-            with self._changed:
-                del self._pending[: len(batch)]
-                self._changed.notify_all()
 
-    def _write(self, rows: list[tuple[str, int, str, str]]) -> None:
-        """Append `rows`; a number another process took meanwhile (a cancel writes to the stream of
-        the run it cancels) moves the row, and the rest of its stream, after the one there."""
+    def _write(
+        self, rows: list[tuple[str, int, str, str]], objects: list[tuple[str, dict, str]] = ()
+    ) -> None:
+        """Append `rows` (with `objects`); a number another process took meanwhile (a cancel writes
+        to the stream of the run it cancels) moves the row, and the rest of its stream, after the one
+        there."""
         try:
-            self._append(rows)
+            self._append(rows, objects)
             return
         except _TAKEN:
             pass
+        if objects:
+            self._append([], objects)
         moved: dict[str, int] = {}
         for stream_id, seq, name, data in rows:
             while True:
@@ -146,34 +190,51 @@ class EventHub:
                     seq = moved[stream_id]
             self._next[stream_id] = max(self._next.get(stream_id, 0), seq + 1)
 
-    def _append(self, rows: list[tuple[str, int, str, str]]) -> None:
-        """Append `rows` in one transaction: on PostgreSQL on the writer's connection, pipelined with
-        their notices, `synchronous_commit` off; on SQLite as `Store.unsynced_tx` writes."""
+    def _append(
+        self, rows: list[tuple[str, int, str, str]], objects: list[tuple[str, dict, str]] = ()
+    ) -> None:
+        """Append `rows` (after inserting `objects`) in one transaction: on PostgreSQL on the writer's
+        connection, pipelined with their notices, `synchronous_commit` off unless there are objects;
+        on SQLite as `Store.unsynced_tx` writes (`Store.tx` with objects)."""
         written = time.time()
         if not self.shared:
             names = ("stream_id", "seq", "name", "data")
-            with self.store.unsynced_tx() as tx:
-                tx.conn.execute(
-                    events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows]
-                )
+            with self.store.tx() if objects else self.store.unsynced_tx() as tx:
+                if objects:
+                    tx.insert_all(objects)
+                if rows:
+                    tx.conn.execute(
+                        events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows]
+                    )
             return
-        if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(conninfo(self.store.engine.url))
-            self._connection.execute("SET synchronous_commit TO OFF")
-            self._connection.commit()
-        connection = self._connection
         try:
+            connection = self._connected()
             with connection.pipeline(), connection.cursor() as cursor:
-                cursor.executemany(_APPEND, [(*row, written) for row in rows])
+                if objects:
+                    cursor.execute("SET LOCAL synchronous_commit TO ON")
+                    cursor.executemany(INSERT_OBJECT, [object_values(*item) for item in objects])
+                if rows:
+                    cursor.executemany(_APPEND, [(*row, written) for row in rows])
                 for stream_id in dict.fromkeys(r[0] for r in rows):
                     cursor.execute("SELECT pg_notify(%s, %s)", (self.CHANNEL, stream_id))
                 connection.commit()
         except psycopg.errors.UniqueViolation:
             connection.rollback()
             raise
-        except psycopg.Error:
-            connection.close()  # the next write connects again
+        except psycopg.Error as exc:
+            if self._connection is not None:
+                self._connection.close()  # the next write connects again
+            if isinstance(exc, psycopg.OperationalError):  # the database away: as the store reports it
+                raise OperationalError(_APPEND, None, exc) from exc
             raise
+
+    def _connected(self) -> psycopg.Connection:
+        """The writer's connection (on PostgreSQL), opened on first use and after a failure."""
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(conninfo(self.store.engine.url))
+            self._connection.execute("SET synchronous_commit TO OFF")
+            self._connection.commit()
+        return self._connection
 
     async def flush(self, timeout: float = 30.0) -> None:
         """Wait until what is queued is written (before another process is to go on with a stream,

@@ -209,18 +209,23 @@ class RunLoop:
     # The answer
 
     async def _add_text(self, turn: Turn, text: str) -> None:
-        """Stream a piece of the answer, opening its message at the first piece."""
-        if turn.answer is None:
+        """Stream a piece of the answer; the first opens its message."""
+        opening = turn.answer is None
+        if opening:
             turn.answer = Answer()
-            images, self.transcript["images"] = self.transcript["images"], []
-            self.rec.message_started(images)
         turn.answer.text += text
-        await self._show(turn.answer, annotations.settled(turn.answer.text))
+        piece = await self._piece(turn.answer, annotations.settled(turn.answer.text))
+        if opening:
+            images, self.transcript["images"] = self.transcript["images"], []
+            self.rec.message_started(images, piece)
+        elif piece is not None:
+            self.rec.text_added(*piece)
 
-    async def _show(self, answer: Answer, end: int) -> None:
-        """Show the answer up to `end`, with the annotations of the markers and links it completes."""
+    async def _piece(self, answer: Answer, end: int) -> tuple[str, list[dict]] | None:
+        """The answer from what was shown up to `end`, with the annotations of the markers and links
+        it completes; None when there is nothing new to show."""
         if end <= answer.shown:
-            return
+            return None
         text, start = answer.text, answer.shown
         answer.shown = end
         paths = {
@@ -229,11 +234,13 @@ class RunLoop:
         }
         notes = annotations.citations(text, self.transcript["sources"], start, end)
         notes += annotations.file_paths(text, paths.get, start, end)
-        self.rec.text_added(text[start:end], sorted(notes, key=lambda a: a["start_index"]))
+        return text[start:end], sorted(notes, key=lambda a: a["start_index"])
 
     async def _finish_answer(self, turn: Turn, status: str) -> None:
         answer, turn.answer = turn.answer, None
-        await self._show(answer, len(answer.text))
+        piece = await self._piece(answer, len(answer.text))
+        if piece is not None:
+            self.rec.text_added(*piece)
         self.rec.message_finished(status)
 
     # Tool calls as the model writes them

@@ -110,8 +110,11 @@ class RunRecorder:
 
     # The answer
 
-    def message_started(self, image_file_ids: list[str]) -> None:
-        """The model began an answer; images the run's code showed lead it."""
+    def message_started(self, image_file_ids: list[str], first: tuple[str, list[dict]] | None) -> None:
+        """The model began an answer, `first` its first piece if one is ready to show (text and
+        annotations, as `text_added` takes them); images the run's code showed lead it. The step and
+        the message are stored with their events and those of the first piece, in one transaction:
+        sooner to a stream in another process."""
         message_id = new_id("thread.message")
         step = self._step(
             "message_creation", {"type": "message_creation", "message_creation": {"message_id": message_id}}
@@ -132,20 +135,20 @@ class RunRecorder:
             "attachments": [],
             "metadata": {},
         }
-        with self.store.tx() as tx:  # the step and its message in one statement: sooner to the first delta
-            tx.insert_all(
-                [
-                    ("thread.run.step", step, self.run_id),
-                    ("thread.message", self._message, self.run["thread_id"]),
-                ]
-            )
-        self._message_step = self._step_started(step)
-        self.emit("thread.message.created", self._message)
-        self.emit("thread.message.in_progress", self._message)
-        for file_id in image_file_ids:
-            part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
-            self._message["content"].append(part)
-            self._message_delta({"index": len(self._message["content"]) - 1, **part})
+        objects = [
+            ("thread.run.step", step, self.run_id),
+            ("thread.message", self._message, self.run["thread_id"]),
+        ]
+        with self.hub.storing(self.run_id, objects):
+            self._message_step = self._step_started(step)
+            self.emit("thread.message.created", self._message)
+            self.emit("thread.message.in_progress", self._message)
+            for file_id in image_file_ids:
+                part = {"type": "image_file", "image_file": {"file_id": file_id, "detail": "auto"}}
+                self._message["content"].append(part)
+                self._message_delta({"index": len(self._message["content"]) - 1, **part})
+            if first is not None:
+                self.text_added(*first)
 
     def text_added(self, text: str, annotations: list[dict]) -> None:
         """A piece of the answer, with the annotations of the spans it completes."""
@@ -270,8 +273,8 @@ class RunRecorder:
 
     def _new_step(self, step_type: str, details: dict) -> dict:
         step = self._step(step_type, details)
-        self.store.insert("thread.run.step", step, parent=self.run_id)
-        return self._step_started(step)
+        with self.hub.storing(self.run_id, [("thread.run.step", step, self.run_id)]):
+            return self._step_started(step)
 
     def _step(self, step_type: str, details: dict) -> dict:
         return {

@@ -23,6 +23,7 @@ lookup takes no connection from the pool and sends no BEGIN or COMMIT (a lookup 
 a server meets it: 0.42 -> 0.27 ms).
 """
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -184,6 +185,16 @@ def _add_new_columns(conn: Connection) -> None:
                         f"NOT NULL DEFAULT {column.server_default.arg}"
                     )
                 )
+
+
+# New objects as psycopg takes them: the event writer stores objects in the transaction of the
+# events that announce them, on a connection of its own (runtime/runs/events.py).
+INSERT_OBJECT = "INSERT INTO objects (kind, parent, id, created_at, body) VALUES (%s, %s, %s, %s, %s)"
+
+
+def object_values(kind: str, body: dict, parent: str) -> tuple:
+    """The values of `INSERT_OBJECT` for a (kind, body, parent) document."""
+    return (kind, parent, body["id"], body.get("created_at", 0), json.dumps(body))
 
 
 def _row(kind: str, body: dict, parent: str) -> dict:

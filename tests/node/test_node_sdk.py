@@ -2,6 +2,9 @@
 each `*.test.mjs` here runs under Node's test runner against a real server and the scripted model
 (its default script: `run:`, `search:` and `call:` messages), and asserts the AssistantStream
 helper events, their order and their content (and the ResponseStream helper for responses).
+Some run again on two processes sharing PostgreSQL: an API-only replica, whose runs and responses
+a worker process drives, serves the SDK, and `replicas.test.mjs` cancels through the worker a run
+streamed from the replica.
 
 scripts/test installs Node and the package (`npm ci`); without them the tests skip, or fail when
 CI is set. The code run needs Docker (fails instead of skipping when REQUIRE_DOCKER=1).
@@ -14,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.scripted_model import ScriptedModel
-from tests.support.server import Server
+from tests.support.scripted_model import ScriptedModel, slow_or_default
+from tests.support.server import Server, database_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,9 +44,22 @@ def server(tmp_path_factory):
             yield srv
 
 
-def run_node(server: Server, script: str) -> None:
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory):
+    """An API-only replica and the worker process that drives its runs, on one PostgreSQL database."""
+    database = database_env("postgresql")
+    with ScriptedModel(script=slow_or_default) as model:
+        env = {"ASSISTD_MODEL_BASE_URL": model.base_url, **database}
+        data = tmp_path_factory.mktemp("node-replicas") / "data"
+        with Server(data, env=env, args=["--no-worker"]) as api, Server(data, env=env) as worker:
+            yield api, worker
+
+
+def run_node(server: Server, script: str, other: Server | None = None) -> None:
     node = _need_node()
     env = {**os.environ, "ASSISTD_BASE_URL": server.base_url}
+    if other is not None:
+        env["ASSISTD_OTHER_BASE_URL"] = other.base_url
     done = subprocess.run(
         [node, "--test", "--test-reporter=spec", script],
         cwd=HERE,
@@ -77,3 +93,11 @@ def test_responses(server):
 
 def test_containers_and_code_interpreter(server, docker_client):
     run_node(server, "containers.test.mjs")
+
+
+@pytest.mark.parametrize(
+    "script", ["plain.test.mjs", "function_call.test.mjs", "responses.test.mjs", "replicas.test.mjs"]
+)
+def test_across_replicas(replicas, script):
+    api, worker = replicas
+    run_node(api, script, other=worker)

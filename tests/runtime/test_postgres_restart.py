@@ -3,8 +3,9 @@ goes on to the run's end while a worker drives the run, nothing stored before is
 processes serve new runs afterwards without being restarted. Down for longer than the worker's
 lease, no live process is taken for dead: the run still completes. An answer that ends while the
 database is down ends its run as failed, saying why, once the database is back: the stream ends
-with it. Requests meanwhile get an error with a body at once. The tests run their own PostgreSQL
-cluster (the suite's shared one is never restarted)."""
+with it; one that begins while it is down fails the same way, and no stream showed a message that
+was not stored. Requests meanwhile get an error with a body at once. The tests run their own
+PostgreSQL cluster (the suite's shared one is never restarted)."""
 
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.support.scripted_model import last_user_text, text
 from tests.support.server import Server, database_env, free_port
 from tests.support.waiting import wait_for
 
@@ -283,3 +285,25 @@ def test_a_run_whose_answer_ends_while_postgres_is_down_fails_saying_why(postgre
     assert question.content[0].text.value == "slow 1 ends in the outage"
 
     assert_both_processes_serve_new_runs(api, worker, assistant.id, "after a failed run")
+
+
+def test_a_run_whose_answer_begins_while_postgres_is_down_fails_and_shows_no_message(
+    postgres, api, worker, model
+):
+    client = api.client(timeout=30)
+    assistant = client.beta.assistants.create(model="scripted-model")
+    content = "answered in the outage"
+    model.push(text("too late", hang=2.0))  # the model thinks for two seconds
+    follower = Follower(client, assistant.id, content)
+    follower.start()
+    wait_for(lambda: any(last_user_text(r) == content for r in model.requests), 30, "never asked")
+    outage(postgres, client, assistant.id, 3.0)  # the answer begins with nowhere to be stored
+
+    run = assert_ends_as_a_user_can_see(follower, client)
+    assert follower.names[-1] == "thread.run.failed" and run.status == "failed"
+    assert "database was unreachable" in run.last_error.message
+    # The answer's step and message were never stored, so no stream announced them.
+    assert not {"thread.run.step.created", "thread.message.created"} & set(follower.names)
+    assert client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id).data == []
+    [question] = client.beta.threads.messages.list(run.thread_id).data
+    assert question.content[0].text.value == content

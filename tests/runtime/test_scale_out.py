@@ -86,13 +86,28 @@ def status_of(client, run) -> str:
 
 
 def test_a_run_streams_from_an_api_replica_while_a_worker_drives_it(api, workers, assistant):
-    client = api.client()
+    client, found = api.client(), []
     with client.beta.threads.create_and_run(
         assistant_id=assistant.id,
         thread={"messages": [{"role": "user", "content": "hello replicas"}]},
         stream=True,
     ) as stream:
-        events = list(stream)
+        events = []
+        for event in stream:
+            events.append(event)
+            # What an event announces is stored already, whichever process serves the stream.
+            if event.event == "thread.run.step.created":
+                step = event.data
+                found.append(
+                    client.beta.threads.runs.steps.retrieve(
+                        step.id, thread_id=step.thread_id, run_id=step.run_id
+                    )
+                )
+            elif event.event == "thread.message.created":
+                found.append(
+                    client.beta.threads.messages.retrieve(event.data.id, thread_id=event.data.thread_id)
+                )
+    assert [item.object for item in found] == ["thread.run.step", "thread.message"]
     names = [event.event for event in events]
     assert names[:3] == ["thread.created", "thread.run.created", "thread.run.queued"]
     assert names[-1] == "thread.run.completed" and "thread.message.delta" in names
