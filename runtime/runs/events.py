@@ -107,12 +107,26 @@ class EventHub:
         thread as the block ends, with the events queued before them: no stream shows an object
         before it is stored, and one round trip stores all (a store transaction, then the writer's,
         took twice as long to reach another process). Raises when the database cannot be reached,
-        and then stores none of them."""
+        and then stores none of them. On SQLite, where no other process reads the events, the
+        objects are stored and the events then queued as `publish` does (the writer's larger
+        batches keep the event loop free)."""
         rows = self._held[stream_id] = []
         try:
             yield
         finally:
             del self._held[stream_id]
+        if self.shared:
+            self._write_now(rows, objects)
+        else:
+            with self.store.tx() as tx:
+                tx.insert_all(objects)
+            self._queue(rows)
+        for row in rows:
+            for queue in self._followers.get(stream_id, ()):
+                queue.put_nowait(row[1:])
+
+    def _write_now(self, rows: list[tuple[str, int, str, str]], objects: list[tuple[str, dict, str]]) -> None:
+        """Write `rows` and `objects` on this thread, in one transaction with what is queued."""
         with self._writing:
             with self._changed:
                 batch = self._pending[:]
@@ -120,9 +134,6 @@ class EventHub:
             with self._changed:
                 del self._pending[: len(batch)]
                 self._changed.notify_all()
-        for row in rows:
-            for queue in self._followers.get(stream_id, ()):
-                queue.put_nowait(row[1:])
 
     def publish(self, stream_id: str, event: Event) -> None:
         row = self._numbered(stream_id, event)
@@ -130,12 +141,7 @@ class EventHub:
         if held is not None:  # in a `storing` block
             held.append(row)
             return
-        with self._changed:
-            self._pending.append(row)
-            self._changed.notify_all()
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._write_forever, name="events", daemon=True)
-            self._writer.start()
+        self._queue([row])
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # not on the event loop (a request handled in a thread): wait until stored
@@ -143,6 +149,15 @@ class EventHub:
             return
         for queue in self._followers.get(stream_id, ()):
             queue.put_nowait(row[1:])
+
+    def _queue(self, rows: list[tuple[str, int, str, str]]) -> None:
+        """Hand `rows` to the writer thread."""
+        with self._changed:
+            self._pending.extend(rows)
+            self._changed.notify_all()
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_forever, name="events", daemon=True)
+            self._writer.start()
 
     def _write_forever(self) -> None:
         while True:
@@ -193,19 +208,16 @@ class EventHub:
     def _append(
         self, rows: list[tuple[str, int, str, str]], objects: list[tuple[str, dict, str]] = ()
     ) -> None:
-        """Append `rows` (after inserting `objects`) in one transaction: on PostgreSQL on the writer's
-        connection, pipelined with their notices, `synchronous_commit` off unless there are objects;
-        on SQLite as `Store.unsynced_tx` writes (`Store.tx` with objects)."""
+        """Append `rows` (after inserting `objects`, on PostgreSQL) in one transaction: on PostgreSQL
+        on the writer's connection, pipelined with their notices, `synchronous_commit` off unless
+        there are objects; on SQLite as `Store.unsynced_tx` writes."""
         written = time.time()
         if not self.shared:
             names = ("stream_id", "seq", "name", "data")
-            with self.store.tx() if objects else self.store.unsynced_tx() as tx:
-                if objects:
-                    tx.insert_all(objects)
-                if rows:
-                    tx.conn.execute(
-                        events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows]
-                    )
+            with self.store.unsynced_tx() as tx:
+                tx.conn.execute(
+                    events.insert(), [{**dict(zip(names, r, strict=True)), "at": written} for r in rows]
+                )
             return
         try:
             connection = self._connected()
