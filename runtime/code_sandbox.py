@@ -142,13 +142,13 @@ class CodeSandbox:
         if self.host is not None:
             await asyncio.to_thread(self.work.place, key)
 
-    def is_open(self, key: str) -> bool:
+    async def is_open(self, key: str) -> bool:
         """Whether the session of `key` is live, here or in the other process that holds it."""
         holder = self._holder(key)
         if holder is None:
             return self._holds(key)
         try:
-            return self.host.call(holder, "is_open", (key,))
+            return await self.host.ask(holder, "is_open", (key,))
         except Gone:
             return False
 

@@ -153,7 +153,7 @@ class Containers:
 
     async def ensure(self, row: dict) -> None:
         """The container's kernel, started when it has none yet (an `auto` container's first use)."""
-        if self.sandbox.is_open(row["id"]):
+        if await self.sandbox.is_open(row["id"]):
             return
         try:
             await self.sandbox.open(row["id"], row.get("_memory_bytes"))
@@ -259,7 +259,7 @@ class Containers:
         sizes are updated, removed files go."""
         row = self.usable(container_id)
         async with self._lock(container_id):
-            if not self.sandbox.is_open(container_id):
+            if not await self.sandbox.is_open(container_id):
                 return  # an `auto` container whose code has not run yet: nothing written
             try:
                 found = await self.sandbox.files(container_id)
@@ -290,7 +290,9 @@ class Containers:
     async def file_content(self, container_id: str, file_id: str) -> tuple[bytes, str]:
         row = self.get_file(container_id, file_id)
         data = (
-            await self.sandbox.read(container_id, row["path"]) if self.sandbox.is_open(container_id) else None
+            await self.sandbox.read(container_id, row["path"])
+            if await self.sandbox.is_open(container_id)
+            else None
         )
         if data is None:
             await self.sync(container_id)
@@ -300,7 +302,7 @@ class Containers:
     async def delete_file(self, container_id: str, file_id: str) -> dict:
         row = self.get_file(container_id, file_id)
         async with self._lock(container_id):
-            if self.sandbox.is_open(container_id):
+            if await self.sandbox.is_open(container_id):
                 with contextlib.suppress(FileNotFoundError, CodeSandboxError):  # gone already
                     await self.sandbox.remove_file(container_id, row["path"])
             with self.store.tx() as tx:

@@ -2,10 +2,10 @@
 
 A thread's runs go to the process holding its kernel (runtime/work.py), but a container is used by
 whichever process a request reaches. So each process serves the code sessions it holds on a Unix
-socket of its own, `<data dir>/sandbox/<process id>.sock`, and a process that is to use a session
+socket of its own, `<data dir>/sessions/<process id>.sock`, and a process that is to use a session
 another process holds (`placements`) calls that process there (runtime/code_sandbox.py). Calls and
 answers are pickled (`multiprocessing.connection`) and authenticated with a key only this user can
-read (`sandbox/host.key`, mode 0600). A process that is gone refuses the connection (`Gone`): the
+read (`sessions/host.key`, mode 0600). A process that is gone refuses the connection (`Gone`): the
 caller then starts the session afresh itself, as after an idle expiry.
 """
 
@@ -78,12 +78,12 @@ class SessionHost:
     # Another process's sessions, called
 
     async def ask(self, worker_id: str, method: str, args: tuple):
-        """`call`, from the event loop."""
+        """`method(*args)` in process `worker_id`; raises `Gone` if it does not answer. The call
+        waits in a thread of its own (it lasts as long as the code it runs)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._callers, self.call, worker_id, method, args)
+        return await loop.run_in_executor(self._callers, self._call, worker_id, method, args)
 
-    def call(self, worker_id: str, method: str, args: tuple):
-        """`method(*args)` in process `worker_id`; raises `Gone` if it does not answer."""
+    def _call(self, worker_id: str, method: str, args: tuple):
         with self._guard:
             idle = self._idle.setdefault(worker_id, [])
             connection = idle.pop() if idle else None

@@ -101,7 +101,7 @@ class RunJob:
         """Run in the thread's session; where an earlier one is gone (expired, or its process
         stopped), the model is told it starts afresh."""
         engine = self.engine
-        reset = engine.work.placed(self.code_session) is not None and not engine.sandbox.is_open(
+        reset = engine.work.placed(self.code_session) is not None and not await engine.sandbox.is_open(
             self.code_session
         )
         result = await engine.tools.run_code(self.code_session, self.code_files(), code)
