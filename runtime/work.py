@@ -2,7 +2,8 @@
 
 Every process registers in `workers` and renews its `heartbeat_at` every third of its lease
 (`ASSISTD_LEASE_SECONDS`, kept in its row). A process whose heartbeat is older than its lease is
-dead: the first process to delete its row settles what it held (its runs fail, its responses fail,
+dead (the others look as the first lease lapses, `next_lapse`): the first process to delete its row
+settles what it held (its runs fail, its responses fail,
 its containers expire), so nothing waits for a process that is gone, and nothing is settled twice.
 While the database is unreachable (PostgreSQL restarting) no process can beat: a process judges
 another's silence from the later of its last heartbeat and this process's own last failure to reach
@@ -195,6 +196,17 @@ class Work:
             ).scalars()
             taken += [w for w in set(orphans) if w not in taken]
         return taken
+
+    def next_lapse(self) -> float:
+        """Seconds until the lease of another registered process lapses first, as `take_dead`
+        judges it (0 if one has lapsed; infinite with none): a look then settles a dead process
+        within its lease of its last heartbeat."""
+        with self._reaching(), self.store.read() as tx:
+            leases = tx.conn.execute(
+                select(workers.c.heartbeat_at, workers.c.lease_seconds).where(workers.c.id != self.id)
+            ).all()
+        lapses = [max(beat, self._unreachable_at) + lease for beat, lease in leases]
+        return max(0.0, min(lapses, default=float("inf")) - time.time())
 
     # Claims
 

@@ -145,16 +145,22 @@ class RunEngine:
         await asyncio.Event().wait()
 
     async def _heartbeats(self) -> None:
-        """Settle processes whose lease lapsed; stop runs cancelled elsewhere, should their notice
-        have been lost. (The heartbeat itself beats in a thread of its own: `Work.beat`.)"""
+        """Settle processes whose lease lapsed, looking every third of the lease and as the first
+        lease lapses (a killed process's runs are settled within its lease, not up to a third
+        later); stop runs cancelled elsewhere, should their notice have been lost. (The heartbeat
+        itself beats in a thread of its own: `Work.beat`.)"""
+        every = self.settings.lease_seconds / 3
+        wait = every
         while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
+            await asyncio.sleep(wait)
+            wait = every
             try:
                 self._settle(self.work.take_dead())
                 for run_id, task in list(self._tasks.items()):
                     run = self.store.get("thread.run", run_id)
                     if run is not None and run["status"] == "cancelling":
                         task.cancel()
+                wait = min(every, max(self.work.next_lapse() + 0.01, 0.05))
             except Exception:
                 log.exception("heartbeat failed")
 
