@@ -2,9 +2,9 @@
 each `*.test.mjs` here runs under Node's test runner against a real server and the scripted model
 (its default script: `run:`, `search:` and `call:` messages), and asserts the AssistantStream
 helper events, their order and their content (and the ResponseStream helper for responses).
-Some run again on two processes sharing PostgreSQL: an API-only replica, whose runs and responses
-a worker process drives, serves the SDK, and `replicas.test.mjs` cancels through the worker a run
-streamed from the replica.
+They run again on two processes sharing PostgreSQL: an API-only replica, whose runs
+and responses a worker process drives, serves the SDK, and `replicas.test.mjs` cancels through the
+worker a run streamed from the replica.
 
 scripts/test installs Node and the package (`npm ci`); without them the tests skip, or fail when
 CI is set. The code run needs Docker (fails instead of skipping when REQUIRE_DOCKER=1).
@@ -96,8 +96,21 @@ def test_containers_and_code_interpreter(server, docker_client):
 
 
 @pytest.mark.parametrize(
-    "script", ["plain.test.mjs", "function_call.test.mjs", "responses.test.mjs", "replicas.test.mjs"]
+    "script",
+    [
+        "plain.test.mjs",
+        "function_call.test.mjs",
+        "file_search.test.mjs",
+        "responses.test.mjs",
+        "replicas.test.mjs",
+    ],
 )
 def test_across_replicas(replicas, script):
+    api, worker = replicas
+    run_node(api, script, other=worker)
+
+
+@pytest.mark.parametrize("script", ["code.test.mjs", "containers.test.mjs"])
+def test_code_across_replicas(replicas, script, docker_client):
     api, worker = replicas
     run_node(api, script, other=worker)
