@@ -22,9 +22,13 @@ class CodeSandboxError(Exception):
     """The sandbox could not run the code (no Docker engine, no image, too many sessions...)."""
 
 
+ROUTED: set[str] = set()  # the methods marked `@routed`: those another process may call here
+
+
 def routed(method):
     """Run a session method (its first argument the session's key) in the other process on this
     machine that holds the session, if one does and answers; else here."""
+    ROUTED.add(method.__name__)
 
     @functools.wraps(method)
     async def run(self: "CodeSandbox", key: str, *args):
@@ -216,6 +220,3 @@ class CodeSandbox:
             self._starting.cancel()
         if self._pool is not None:
             await self._pool.close()
-
-
-ROUTED = {"execute", "open", "put", "files", "remove_file", "place", "read", "close_session"}

@@ -125,12 +125,17 @@ class EventHub:
             for queue in self._followers.get(stream_id, ()):
                 queue.put_nowait(row[1:])
 
-    def _write_now(self, rows: list[tuple[str, int, str, str]], objects: list[tuple[str, dict, str]]) -> None:
-        """Write `rows` and `objects` on this thread, in one transaction with what is queued."""
+    def _write_now(
+        self, rows: list[tuple[str, int, str, str]] = (), objects: list[tuple[str, dict, str]] = ()
+    ) -> None:
+        """Write `rows` and `objects` on this thread, in one transaction with what is queued; what
+        is queued stays so if the write fails."""
         with self._writing:
             with self._changed:
                 batch = self._pending[:]
-            self._write(batch + rows, objects)
+            if not (batch or rows or objects):  # a `storing` block wrote the queue meanwhile
+                return
+            self._write(batch + list(rows), objects)
             with self._changed:
                 del self._pending[: len(batch)]
                 self._changed.notify_all()
@@ -165,19 +170,10 @@ class EventHub:
                 self._changed.wait_for(lambda: self._pending)
             if not self.shared:  # no other process reads the table: gather a larger batch
                 time.sleep(0.05)
-            with self._writing:
-                with self._changed:
-                    batch = self._pending[:]
-                try:
-                    self._write(batch)
-                except Exception:
-                    log.exception("could not store %d events; trying again", len(batch))
-                    batch = None
-                if batch is not None:
-                    with self._changed:
-                        del self._pending[: len(batch)]
-                        self._changed.notify_all()
-            if batch is None:
+            try:
+                self._write_now()
+            except Exception:
+                log.exception("could not store the queued events; trying again")
                 time.sleep(0.5)
 
     def _write(

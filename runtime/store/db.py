@@ -187,16 +187,6 @@ def _add_new_columns(conn: Connection) -> None:
                 )
 
 
-# New objects as psycopg takes them: the event writer stores objects in the transaction of the
-# events that announce them, on a connection of its own (runtime/runs/events.py).
-INSERT_OBJECT = "INSERT INTO objects (kind, parent, id, created_at, body) VALUES (%s, %s, %s, %s, %s)"
-
-
-def object_values(kind: str, body: dict, parent: str) -> tuple:
-    """The values of `INSERT_OBJECT` for a (kind, body, parent) document."""
-    return (kind, parent, body["id"], body.get("created_at", 0), json.dumps(body))
-
-
 def _row(kind: str, body: dict, parent: str) -> dict:
     return {
         "kind": kind,
@@ -205,6 +195,20 @@ def _row(kind: str, body: dict, parent: str) -> dict:
         "created_at": body.get("created_at", 0),
         "body": body,
     }
+
+
+# New objects as psycopg takes them: the event writer stores objects in the transaction of the
+# events that announce them, on a connection of its own (runtime/runs/events.py).
+INSERT_OBJECT = (
+    "INSERT INTO objects (kind, parent, id, created_at, body) "
+    "VALUES (%(kind)s, %(parent)s, %(id)s, %(created_at)s, %(body)s)"
+)
+
+
+def object_values(kind: str, body: dict, parent: str) -> dict:
+    """The parameters of `INSERT_OBJECT` for a (kind, body, parent) document: its row, the body
+    as JSON text."""
+    return {**_row(kind, body, parent), "body": json.dumps(body)}
 
 
 class Tx:
